@@ -237,6 +237,7 @@ class Firm(mesa.Agent):
         super().__init__(model)
         g = model.graph
         self.name = name
+        self.code = g.firms.index(name)
         self.nodes = nodes
         self.hq = params.get("hq") or g.countries[g.country[nodes[0]]]
         self.china_sales_share = float(params.get("china_sales_share", 0.0))
@@ -258,16 +259,18 @@ class Firm(mesa.Agent):
     def step(self) -> None:
         m = self.model
         eng = m.engine
-        self.revenue = float(eng.output[self.nodes].sum())
+        self.revenue = float(m.firm_revenue[self.code])
         self.weekly_loss_share = max(0.0, 1 - self.revenue / self.baseline_revenue)
         # production allocation: when a facility is impaired, push the others harder
-        impaired = m.cap_mult[self.nodes] < 1.0
-        if impaired.any() and (~impaired).any():
-            ok = self.nodes[~impaired]
-            eng.ramp[ok] += 0.2 * (m.graph.ramp_max[ok] - eng.ramp[ok])
+        if m.firm_impaired[self.code]:
+            impaired = m.cap_mult[self.nodes] < 1.0
+            if (~impaired).any():
+                ok = self.nodes[~impaired]
+                eng.ramp[ok] += 0.2 * (m.graph.ramp_max[ok] - eng.ramp[ok])
         # diversification away from China: own reasons (lever) and realised risk
         hit = m.retaliation_active and m.campaign_target == self.hq
-        self.risk += 0.05 * ((1.0 if hit else 0.0) - self.risk)
+        if hit or self.risk > 0:
+            self.risk += 0.05 * ((1.0 if hit else 0.0) - self.risk)
         rate = self.diversification_rate * (self.risk + m.levers.diversification)
         if rate > 0 and len(self.china_nodes) and len(self.home_nodes):
             g = m.graph

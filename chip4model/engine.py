@@ -215,51 +215,71 @@ class FlowEngine:
         self.blocked_demand = np.zeros(g.n_nodes)  # orders to each supplier that were blocked
         self.week = 0
         self._neutral = Controls.neutral(g)
-        self._producer = ~g.is_sink
+        # constants of the step, computed once
+        self._sinks = np.flatnonzero(g.is_sink)
+        self._sink_slots = np.flatnonzero(g.is_sink[g.slot_node])
+        self._cap_base = g.x0 * (1.0 + g.spare)
+        self._ps_node = g.slot_node[g.prod_slots]
+        self._ps_a = g.a[g.prod_slots]
+        self._rate_e = g.subst_rate[g.edge_slot]
+        self._ramp_rate = np.minimum(g.ramp_rate, 1.0)
+        self._n_slots = len(g.a)
 
     # ----------------------------------------------------------------------------------------
     def capacity(self, cap_mult: np.ndarray) -> np.ndarray:
-        g = self.g
-        return g.x0 * cap_mult * (1.0 + g.spare + self.ramp)
+        """This week's production capacity: baseline x shocks x (1 + spare + ramp-up)."""
+        if self.ramp.any():
+            return (self._cap_base + self.g.x0 * self.ramp) * cap_mult
+        return self._cap_base * cap_mult
 
     def step(self, c: Controls | None = None) -> np.ndarray:
         """Advance one week; return the output of every node (sinks: consumption)."""
         g, c = self.g, (c or self._neutral)
-        self.stock += c.inject
+        n = g.n_nodes
+        if c.inject.any():
+            self.stock += c.inject
         cap = self.capacity(c.cap_mult)
-        plan = np.where(g.is_sink, g.x0, np.minimum(self.demand, cap))
+        cap[self._sinks] = g.x0[self._sinks]
+        plan = np.minimum(self.demand, cap)          # sinks: demand == consumption target
         use = g.a * plan[g.slot_node]
-        need = np.maximum(use + (self.stock_weeks * use - self.stock) / INVENTORY_TAU, 0.0)
+        need = use + (self.stock_weeks * use - self.stock) * (1.0 / INVENTORY_TAU)
+        np.maximum(need, 0.0, out=need)
         orders = self.share * need[g.edge_slot]
-        passed = orders * (1.0 - c.block)
-        demand = np.bincount(g.src, passed, minlength=g.n_nodes) + c.extra_demand
-        self.blocked_demand = np.bincount(g.src, orders - passed, minlength=g.n_nodes)
+        if c.block.any():
+            passed = orders * (1.0 - c.block)
+            self.blocked_demand = np.bincount(g.src, orders - passed, minlength=n)
+        else:
+            passed = orders
+            self.blocked_demand = np.zeros(n)
+        demand = np.bincount(g.src, passed, minlength=n)
+        if c.extra_demand.any():
+            demand += c.extra_demand
 
-        # production: demand, capacity and input stocks (Leontief) bound it
-        input_cap = np.full(g.n_nodes, np.inf)
+        # production: demand, capacity and input stocks (Leontief) bound it; sinks have no
+        # sales, so their "production" is zero here
+        x = np.minimum(demand, cap)
         if len(g.node_slot_start):
-            with np.errstate(divide="ignore", invalid="ignore"):
-                ps = g.prod_slots
-                per_slot = np.where(g.a[ps] > 0, self.stock[ps] / g.a[ps], np.inf)
-            input_cap[g.node_with_slots] = np.minimum.reduceat(per_slot, g.node_slot_start)
-        x = np.where(g.is_sink, 0.0, np.minimum(np.minimum(demand, cap), input_cap))
-        x = np.maximum(x, 0.0)
+            per_slot = self.stock[g.prod_slots] / self._ps_a
+            input_cap = np.minimum.reduceat(per_slot, g.node_slot_start)
+            x[g.node_with_slots] = np.minimum(x[g.node_with_slots], input_cap)
 
         delivered = self._ration(x, passed, demand, c)
-        consumed = g.a * x[g.slot_node]
-        self.stock = np.maximum(self.stock - consumed, 0.0)
-        self.stock += np.bincount(g.edge_slot, delivered, minlength=len(g.a))
-        sink_in = np.bincount(g.dst, delivered, minlength=g.n_nodes)
-        self.stock[g.is_sink[g.slot_node]] = 0.0
-        x = np.where(g.is_sink, sink_in, x)
+        stock = self.stock - g.a * x[g.slot_node]
+        np.maximum(stock, 0.0, out=stock)
+        stock += np.bincount(g.edge_slot, delivered, minlength=self._n_slots)
+        stock[self._sink_slots] = 0.0
+        self.stock = stock
+        x[self._sinks] = np.bincount(g.dst, delivered, minlength=n)[self._sinks]
 
         self._substitute(orders, delivered)
         over = demand > cap * (1 - 1e-12)
-        target = np.where(over, g.ramp_max, 0.0)
-        self.ramp += (target - self.ramp) * np.minimum(g.ramp_rate, 1.0)
-        self.ramp = np.where(self.ramp < 1e-15, 0.0, self.ramp)
+        over[self._sinks] = False
+        if over.any() or self.ramp.any():
+            self.ramp += (np.where(over, g.ramp_max, 0.0) - self.ramp) * self._ramp_rate
+            self.ramp[self.ramp < 1e-15] = 0.0
 
-        self.demand = np.where(g.is_sink, g.x0, demand)
+        demand[self._sinks] = g.x0[self._sinks]
+        self.demand = demand
         self.output, self.orders, self.delivered = x, orders, delivered
         self.week += 1
         return x
@@ -268,8 +288,8 @@ class FlowEngine:
         """Share each supplier's output among the orders that reached it."""
         g = self.g
         if self.rationing == "proportional" and not c.priority.any():
-            with np.errstate(divide="ignore", invalid="ignore"):
-                r = np.where(demand > 0, np.minimum(x / demand, 1.0), 1.0)
+            r = np.divide(x, demand, out=np.ones_like(x), where=demand > 0)
+            np.minimum(r, 1.0, out=r)
             return passed * r[g.src]
         first = c.priority.copy()
         if self.rationing == "domestic_first":
@@ -279,29 +299,24 @@ class FlowEngine:
         d1 = np.bincount(g.src, np.where(first, passed, 0.0), minlength=g.n_nodes)
         served1 = np.minimum(x, d1)
         rest = demand - d1
-        with np.errstate(divide="ignore", invalid="ignore"):
-            r1 = np.where(d1 > 0, served1 / d1, 1.0)
-            r2 = np.where(rest > 0, np.minimum((x - served1) / rest, 1.0), 1.0)
+        r1 = np.divide(served1, d1, out=np.ones_like(x), where=d1 > 0)
+        r2 = np.divide(x - served1, rest, out=np.ones_like(x), where=rest > 0)
+        np.minimum(r2, 1.0, out=r2)
         return passed * np.where(first, r1[g.src], r2[g.src])
 
     def _substitute(self, orders, delivered) -> None:
         """Move supplier shares toward suppliers that delivered, by substitutability."""
         g = self.g
-        if not len(orders):
-            return
-        with np.errstate(divide="ignore", invalid="ignore"):
-            fill = np.where(orders > 0, delivered / orders, 1.0)
-        if not self._shares_moved and (fill >= 1 - 1e-12).all():
+        fill = np.divide(delivered, orders, out=np.ones_like(orders), where=orders > 0)
+        if not self._shares_moved and fill.min(initial=1.0) >= 1 - 1e-12:
             return  # nothing to substitute away from, and nothing to drift back to
         self._shares_moved = True
-        w = self.share * fill
-        wsum = np.add.reduceat(w, g.slot_start)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            target = np.where(wsum[g.edge_slot] > 0, w / wsum[g.edge_slot], self.share)
-        rate = g.subst_rate[g.edge_slot]
-        share = self.share + rate * (target - self.share)
-        share += REVERSION * rate * (g.share0 - share)
-        # renormalise each slot
+        share = self.share
+        w = share * fill
+        wsum = np.add.reduceat(w, g.slot_start)[g.edge_slot]
+        target = np.divide(w, wsum, out=share.copy(), where=wsum > 0)
+        share = share + self._rate_e * (target - share)
+        share += (REVERSION * self._rate_e) * (g.share0 - share)
         ssum = np.add.reduceat(share, g.slot_start)
         self.share = share / ssum[g.edge_slot]
 
@@ -309,6 +324,5 @@ class FlowEngine:
     def value_added(self) -> np.ndarray:
         """Value added of this week's output (baseline value-added share of output)."""
         g = self.g
-        with np.errstate(divide="ignore", invalid="ignore"):
-            ratio = np.where(g.x0 > 0, g.va0 / g.x0, 0.0)
+        ratio = np.divide(g.va0, g.x0, out=np.zeros_like(g.x0), where=g.x0 > 0)
         return np.where(g.is_sink, 0.0, ratio * self.output)

@@ -189,6 +189,12 @@ class Chip4Model(mesa.Model):
         self.weekly_output_c = self.x0_country.copy()
         self.transfers = np.zeros(self.n_c)          # cumulative, US$ m (received > 0)
         self.loss_history: list[np.ndarray] = []     # weekly VA loss per country
+        self.loss_52 = np.zeros(self.n_c)             # ... summed over the last 52 weeks
+        prod_firm = (g.firm >= 0) & ~g.is_sink
+        self._firm_nodes, self._firm_code = np.flatnonzero(prod_firm), g.firm[prod_firm]
+        self.firm_revenue = np.bincount(self._firm_code, g.x0[self._firm_nodes],
+                                        minlength=len(g.firms))
+        self.firm_impaired = np.zeros(len(g.firms), bool)
 
     # --- queries agents and rules use --------------------------------------------------------
     def cidx(self, iso: str) -> int:
@@ -198,13 +204,11 @@ class Chip4Model(mesa.Model):
         """Last week's value-added loss of a country versus baseline (US$ m)."""
         return float(self.weekly_va_loss_c[self.cidx(iso)])
 
-    def realised_loss_pct(self, iso: str, weeks: int = 52) -> float:
-        """Value-added loss over the last ``weeks`` weeks, % of annual GDP."""
-        if not self.loss_history or iso not in self.states:
+    def realised_loss_pct(self, iso: str) -> float:
+        """Value-added loss over the last 52 weeks, % of annual GDP."""
+        if iso not in self.states:
             return 0.0
-        i = self.cidx(iso)
-        recent = sum(h[i] for h in self.loss_history[-weeks:])
-        return 100.0 * recent / self.states[iso].gdp
+        return 100.0 * float(self.loss_52[self.cidx(iso)]) / self.states[iso].gdp
 
     def first_order_losses(self, edges, nodes) -> np.ndarray:
         """Weekly value-added loss per country if ``edges`` were blocked and ``nodes`` shut."""
@@ -343,9 +347,11 @@ class Chip4Model(mesa.Model):
         for r in self.rules:
             r.step(self, c)
         self.cap_mult = c.cap_mult
-        self.agents_by_type[Firm].do("step")
+        self.firm_impaired = np.bincount(self._firm_code, c.cap_mult[self._firm_nodes] < 1.0,
+                                         minlength=len(g.firms)) > 0
         self.engine.step(c)
         self._account()
+        self.agents_by_type[Firm].do("step")
         for mbr in self.members:
             mbr.step()
         self._learn()
@@ -360,6 +366,11 @@ class Chip4Model(mesa.Model):
         self.weekly_output_c = np.bincount(g.country, np.where(g.is_sink, 0.0, eng.output),
                                            minlength=self.n_c)
         self.loss_history.append(self.weekly_va_loss_c)
+        self.loss_52 += self.weekly_va_loss_c
+        if len(self.loss_history) > 52:
+            self.loss_52 -= self.loss_history[-53]
+        self.firm_revenue = np.bincount(self._firm_code, eng.output[self._firm_nodes],
+                                        minlength=len(g.firms))
 
     def _learn(self) -> None:
         """Twelve weeks into a retaliation, members learn how far allies actually helped."""
