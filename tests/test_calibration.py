@@ -1,4 +1,4 @@
-"""Calibration: the model reproduces the episodes in calibration-facts.md (deterministic, seeded)."""
+"""Calibration: the model reproduces the episodes in calibration-facts.md (seeded runs)."""
 
 import numpy as np
 import pytest
