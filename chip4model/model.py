@@ -227,10 +227,11 @@ class Chip4Model(mesa.Model):
         loss += np.bincount(dst, buyer_loss, minlength=g.n_nodes)
         return np.bincount(g.country, loss, minlength=self.n_c)
 
-    def retaliation_intensity(self) -> float:
-        act = [s.intensity for s in self.shocks
-               if s.issuer == "CHN" and s.active(self.week)]
-        return float(np.mean(act)) if act else 0.0
+    def retaliation_intensity(self, week: int | None = None) -> float:
+        """Mean intensity of China's active shocks in ``week`` (default: the last week run)."""
+        week = self.week - 1 if week is None else week
+        act = [s.intensity for s in self.shocks if s.issuer == "CHN" and s.active(week)]
+        return sum(act) / len(act) if act else 0.0
 
     # --- what agents and rules do to the world ----------------------------------------------
     def transfer(self, iso: str, amount: float) -> None:

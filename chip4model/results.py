@@ -37,15 +37,15 @@ class Recorder:
         self.alignment = np.zeros((steps, len(model.members)))
         self.credibility = np.zeros((steps, len(model.members)))
         self.intensity = np.zeros(steps)
-        self.unmet = np.zeros((steps, n_s))
-        self.ordered = np.zeros((steps, n_s))
+        self.unmet = np.zeros(n_s)      # cumulative over the run
+        self.ordered = np.zeros(n_s)
+        self._seg_src = g.segment[g.src]
         crit_seg = np.array([s == "critical_input" for s in g.stage])
         self.crit_edges = np.flatnonzero(crit_seg[g.src] & ~g.is_sink[g.dst])
         key = (g.country[g.dst[self.crit_edges]] * n_s + g.segment[g.src[self.crit_edges]]) \
             * n_c + g.country[g.src[self.crit_edges]]
         self.keys, self.key_idx = np.unique(key, return_inverse=True)
         self.supply = np.zeros((steps, len(self.keys)))
-        self.instruments: set[str] = set()
         self.t = 0
 
     def capture(self, m) -> None:
@@ -53,16 +53,13 @@ class Recorder:
         self.output[t] = m.weekly_output_c
         self.va_loss[t] = m.weekly_va_loss_c
         self.transfers[t] = m.transfers
-        self.revenue[t] = [f.revenue for f in m.firms]
+        self.revenue[t] = m.firm_revenue
         self.alignment[t] = [x.alignment for x in m.members]
         self.credibility[t] = [x.credibility for x in m.members]
         self.intensity[t] = m.retaliation_intensity()
-        for s in m.shocks:
-            if s.issuer == "CHN" and s.active(m.week - 1):
-                self.instruments.add(s.type)
-        seg = g.segment[g.src]
-        self.unmet[t] = np.bincount(seg, eng.orders - eng.delivered, minlength=len(g.segments))
-        self.ordered[t] = np.bincount(seg, eng.orders, minlength=len(g.segments))
+        n_s = len(g.segments)
+        self.unmet += np.bincount(self._seg_src, eng.orders - eng.delivered, minlength=n_s)
+        self.ordered += np.bincount(self._seg_src, eng.orders, minlength=n_s)
         self.supply[t] = np.bincount(self.key_idx, eng.delivered[self.crit_edges],
                                      minlength=len(self.keys))
         self.t += 1
@@ -282,7 +279,7 @@ def summarise(model, rec: Recorder, counterfactual: RunResult | None) -> dict:
         firms[f.name] = {"revenue_loss_pct": float(100 * (base - rec.revenue[:T, j].sum())
                                                    / base)}
     segments = {}
-    unmet, ordered = rec.unmet[:T].sum(0), rec.ordered[:T].sum(0)
+    unmet, ordered = rec.unmet, rec.ordered
     for k, seg in enumerate(g.segments):
         if seg != "final_demand" and ordered[k] > 0:
             segments[seg] = {"shortfall_pct": float(100 * unmet[k] / ordered[k])}
@@ -292,7 +289,8 @@ def summarise(model, rec: Recorder, counterfactual: RunResult | None) -> dict:
     retaliation = {
         "started": started,
         "target": ret_target,
-        "instruments": sorted(rec.instruments),
+        "instruments": sorted({s.type for s in model.shocks if s.issuer == "CHN"
+                               and s.onset < T and s.end > s.onset}),
         "weeks_active": int(active.sum()),
         "mean_intensity": float(rec.intensity[:T][active].mean()) if started else 0.0,
     }
@@ -327,6 +325,7 @@ def summarise(model, rec: Recorder, counterfactual: RunResult | None) -> dict:
         "segments": segments,
         "retaliation": retaliation,
         "rules": [r.describe() | {"participants": r.participants} for r in model.rules],
+        "log": sorted(model.retaliation_log + model.rule_log, key=lambda e: e["week"]),
         "deterred": deterred,
         "absorption_ratio": absorption,
         "recovery_weeks": recovery,
