@@ -25,6 +25,6 @@ class InputError(ValueError):
 def allowed(names) -> str:
     """Format a list of allowed names for an error message."""
     names = sorted(str(n) for n in names)
-    if len(names) > 12:
-        names = names[:12] + [f"... ({len(names) - 12} more)"]
+    if len(names) > 30:
+        names = names[:30] + [f"... ({len(names) - 30} more)"]
     return "allowed: " + ", ".join(names)
