@@ -73,9 +73,9 @@ def cmd_run(args) -> int:
         raise InputError("--steps", "", f"{args.steps} is out of range (allowed: 1 to 5200)")
     s = prepare(args.scenario, rules=args.rule, sets=args.set, steps=args.steps)
     from .model import compiled_graph
-    from .scenario import check_against_graph
+    from .scenario import check_against_graph, graph_path
 
-    check_against_graph(s, compiled_graph(s.graph))
+    check_against_graph(s, compiled_graph(graph_path(s)))
     result = run(s, seed=args.seed, counterfactual=not args.no_counterfactual)
     if args.out:
         result.write(args.out)
@@ -91,13 +91,13 @@ def cmd_run(args) -> int:
 def cmd_validate(args) -> int:
     from .graph import read_graph
     from .model import compiled_graph
-    from .scenario import check_against_graph, load_scenario
+    from .scenario import check_against_graph, graph_path, load_scenario
 
     for f in args.files:
         p = Path(f)
         if p.suffix == ".toml":
             s = load_scenario(p)
-            check_against_graph(s, compiled_graph(s.graph))
+            check_against_graph(s, compiled_graph(graph_path(s)))
             print(f"OK {f}: scenario '{s.name}', {s.steps} weeks, {len(s.shocks)} shock(s), "
                   f"{len(s.rules)} rule(s)")
         else:

@@ -212,7 +212,7 @@ class FlowEngine:
         self.output = g.x0.copy()
         self.orders = g.f0.copy()
         self.delivered = g.f0.copy()
-        self.blocked_demand = np.zeros(g.n_nodes)  # orders to each supplier that were blocked
+        self._blocked = None
         self.week = 0
         self._neutral = Controls.neutral(g)
         # constants of the step, computed once
@@ -222,6 +222,7 @@ class FlowEngine:
         self._ps_node = g.slot_node[g.prod_slots]
         self._ps_a = g.a[g.prod_slots]
         self._rate_e = g.subst_rate[g.edge_slot]
+        self._revert_e = REVERSION * self._rate_e
         self._ramp_rate = np.minimum(g.ramp_rate, 1.0)
         self._n_slots = len(g.a)
 
@@ -231,6 +232,13 @@ class FlowEngine:
         if self.ramp.any():
             return (self._cap_base + self.g.x0 * self.ramp) * cap_mult
         return self._cap_base * cap_mult
+
+    @property
+    def blocked_demand(self) -> np.ndarray:
+        """Orders to each supplier that were blocked last week (computed on demand)."""
+        if self._blocked is None:
+            return np.zeros(self.g.n_nodes)
+        return np.bincount(self.g.src, self._blocked, minlength=self.g.n_nodes)
 
     def step(self, c: Controls | None = None) -> np.ndarray:
         """Advance one week; return the output of every node (sinks: consumption)."""
@@ -247,10 +255,10 @@ class FlowEngine:
         orders = self.share * need[g.edge_slot]
         if c.block.any():
             passed = orders * (1.0 - c.block)
-            self.blocked_demand = np.bincount(g.src, orders - passed, minlength=n)
+            self._blocked = orders - passed
         else:
             passed = orders
-            self.blocked_demand = np.zeros(n)
+            self._blocked = None
         demand = np.bincount(g.src, passed, minlength=n)
         if c.extra_demand.any():
             demand += c.extra_demand
@@ -313,12 +321,15 @@ class FlowEngine:
         self._shares_moved = True
         share = self.share
         w = share * fill
-        wsum = np.add.reduceat(w, g.slot_start)[g.edge_slot]
+        wsum = np.bincount(g.edge_slot, w, minlength=self._n_slots)[g.edge_slot]
         target = np.divide(w, wsum, out=share.copy(), where=wsum > 0)
         share = share + self._rate_e * (target - share)
-        share += (REVERSION * self._rate_e) * (g.share0 - share)
-        ssum = np.add.reduceat(share, g.slot_start)
-        self.share = share / ssum[g.edge_slot]
+        share += self._revert_e * (g.share0 - share)
+        # each update preserves slot sums exactly in arithmetic; renormalise now and then
+        # to keep rounding from drifting
+        if self.week % 16 == 0:
+            share /= np.bincount(g.edge_slot, share, minlength=self._n_slots)[g.edge_slot]
+        self.share = share
 
     # ----------------------------------------------------------------------------------------
     def value_added(self) -> np.ndarray:

@@ -63,8 +63,10 @@ def _data_path(name: str) -> Path:
     return Path(str(resources.files("chip4model") / "data" / name))
 
 
-def read_table(name: str, columns: tuple[str, ...], path: Path | None = None) -> list[dict]:
-    """Read a CSV calibration table, checking its header and that every row cites a source."""
+def read_table(name: str, columns: tuple[str, ...], path: Path | None = None,
+               require_source: bool = True) -> list[dict]:
+    """Read a CSV table, checking its header and (for calibration tables) that every row cites
+    a source."""
     path = path or _data_path(name)
     with open(path, newline="", encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
@@ -73,7 +75,7 @@ def read_table(name: str, columns: tuple[str, ...], path: Path | None = None) ->
     if missing:
         raise InputError(path, "header", f"missing column(s) {missing} ({allowed(columns)})")
     for i, row in enumerate(rows):
-        if "source" in columns and not (row.get("source") or "").strip():
+        if require_source and "source" in columns and not (row.get("source") or "").strip():
             raise InputError(path, f"row {i + 2}.source", "every number needs a source")
     return rows
 
@@ -310,6 +312,7 @@ def validate_graph(G: nx.DiGraph, source: str = "<graph>") -> nx.DiGraph:
 # --------------------------------------------------------------------------------------------
 
 NODE_CSV_COLUMNS = ("id", "kind", "segment", "stage", "country", "firm", *NODE_FLOAT_ATTRS)
+NODE_CSV_OPTIONAL = ("source",)
 EDGE_CSV_COLUMNS = ("source_node", "target_node", "flow", "source")
 
 
@@ -338,14 +341,16 @@ def read_graph(path: str | Path) -> nx.DiGraph:
 
 
 def _read_csv_graph(folder: Path) -> nx.DiGraph:
-    nodes = read_table("nodes.csv", NODE_CSV_COLUMNS, folder / "nodes.csv") \
-        if (folder / "nodes.csv").exists() else None
+    nodes = read_table("nodes.csv", NODE_CSV_COLUMNS, folder / "nodes.csv",
+                       require_source=False) if (folder / "nodes.csv").exists() else None
     if nodes is None or not (folder / "edges.csv").exists():
         raise InputError(folder, "graph", "a graph folder needs nodes.csv and edges.csv")
-    edges = read_table("edges.csv", EDGE_CSV_COLUMNS, folder / "edges.csv")
+    # users' graphs should cite sources, but an empty source is not an error
+    edges = read_table("edges.csv", EDGE_CSV_COLUMNS, folder / "edges.csv", require_source=False)
     G = nx.DiGraph()
     for i, r in enumerate(nodes):
         attrs = {k: r[k] for k in NODE_CSV_COLUMNS if k != "id"}
+        attrs.update({k: r[k] for k in NODE_CSV_OPTIONAL if r.get(k)})
         for k, (lo, hi) in NODE_FLOAT_ATTRS.items():
             attrs[k] = _float(folder / "nodes.csv", f"row {i + 2}.{k}", r[k], lo, hi)
         if r["id"] in G:
@@ -372,9 +377,9 @@ def write_graph(G: nx.DiGraph, path: str | Path) -> Path:
     path.mkdir(parents=True, exist_ok=True)
     with open(path / "nodes.csv", "w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh)
-        w.writerow(NODE_CSV_COLUMNS)
+        w.writerow(NODE_CSV_COLUMNS + NODE_CSV_OPTIONAL)
         for v, d in G.nodes(data=True):
-            w.writerow([v, *(d.get(k, "") for k in NODE_CSV_COLUMNS[1:])])
+            w.writerow([v, *(d.get(k, "") for k in NODE_CSV_COLUMNS[1:] + NODE_CSV_OPTIONAL)])
     with open(path / "edges.csv", "w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh)
         w.writerow(EDGE_CSV_COLUMNS)

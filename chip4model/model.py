@@ -19,7 +19,6 @@ True
 from __future__ import annotations
 
 import functools
-from pathlib import Path
 
 import mesa
 import numpy as np
@@ -31,7 +30,14 @@ from .graph import default_graph, read_graph
 from .graph import firms as firm_table
 from .policies.rules import RULES
 from .policies.shocks import SHOCKS
-from .scenario import MEMBERS, Scenario, apply_sets, check_against_graph, load_scenario
+from .scenario import (
+    MEMBERS,
+    Scenario,
+    apply_sets,
+    check_against_graph,
+    graph_path,
+    load_scenario,
+)
 
 CONSUMER_WELFARE = 0.05     # China's own cost per $ of a consumer boycott (substitutes abound)
 RELOCATION_COST_WEEKS = 13  # capex of moving a week of capacity out of China, in weeks of output
@@ -70,6 +76,18 @@ def _china_loss(m):
     return m.realised_loss_pct("CHN")
 
 
+def _alignment(a):
+    return a.alignment
+
+
+def _credibility(a):
+    return a.credibility
+
+
+def _revenue(a):
+    return a.revenue
+
+
 class Chip4Model(mesa.Model):
     """Agent-based model of the Chip 4 alliance under Chinese economic coercion.
 
@@ -100,11 +118,7 @@ class Chip4Model(mesa.Model):
         super().__init__(rng=rng)
         self.spec: Scenario = s  # (mesa.Model owns .scenario)
         self.levers = s.levers
-        graph_path = s.graph
-        if graph_path and not Path(graph_path).is_absolute() and s.source.endswith(".toml"):
-            cand = Path(s.source).parent / graph_path
-            graph_path = str(cand) if cand.exists() else graph_path
-        self.graph: CompiledGraph = compiled_graph(graph_path)
+        self.graph: CompiledGraph = compiled_graph(graph_path(s))
         check_against_graph(s, self.graph)
         g = self.graph
         self.engine = FlowEngine(g, s.rationing)
@@ -157,9 +171,9 @@ class Chip4Model(mesa.Model):
             model_reporters={"retaliation_intensity": _retaliation_intensity,
                              "target_loss_pct_gdp": _target_loss,
                              "china_loss_pct_gdp": _china_loss},
-            agenttype_reporters={Member: {"alignment": "alignment",
-                                          "credibility": "credibility"},
-                                 Firm: {"revenue": "revenue"}},
+            agenttype_reporters={Member: {"alignment": _alignment,
+                                          "credibility": _credibility},
+                                 Firm: {"revenue": _revenue}},
         )
         if collect:
             self.datacollector.collect(self)
@@ -325,7 +339,9 @@ class Chip4Model(mesa.Model):
         if active and not self.retaliation_active and self.china.campaign is None:
             tgt = next((getattr(s, "target", None) for s in self.shocks
                         if s.issuer == "CHN" and s.active(self.week)), None)
-            self._on_retaliation(tgt or self.target)
+            if tgt not in MEMBERS:  # the pact protects members only
+                tgt = self.target
+            self._on_retaliation(tgt)
         elif not active and self.retaliation_active and self.china.campaign is None:
             self.retaliation_active = False
             self.retaliation_log.append({"week": self.week, "event": "end",

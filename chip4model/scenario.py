@@ -253,14 +253,16 @@ def _fields_at(model_cls, loc) -> list[str]:
     """The allowed keys of the pydantic model reached by following ``loc``."""
     cls = model_cls
     for part in loc[:-1]:
-        if isinstance(part, int) or cls is None:
+        if isinstance(part, int):
             continue
         if part in RULE_TYPES or part in ("import_ban", "export_restriction", "firm_sanction",
                                           "consumer_boycott", "disruption"):
-            cls = RULE_SPECS.get(part) or {
+            cls = RULE_SPECS.get(part) or {  # a discriminated union names the type
                 "import_ban": ImportBanSpec, "export_restriction": ExportRestrictionSpec,
                 "firm_sanction": FirmSanctionSpec, "consumer_boycott": ConsumerBoycottSpec,
                 "disruption": DisruptionSpec}[part]
+            continue
+        if cls is None:
             continue
         f = getattr(cls, "model_fields", {}).get(part)
         if f is None:
@@ -343,20 +345,31 @@ def parse_value(text: str) -> Any:
 def set_path(data: dict, dotted: str, value: Any, source: str) -> None:
     """Set ``a.b.c`` in nested dicts; list items by index or by their ``type``."""
     parts = dotted.split(".")
+    if not all(parts):
+        raise InputError(source, f"--set {dotted}", "expected KEY=VALUE with a dotted key, e.g. "
+                         "china.resolve=0.8")
     cur: Any = data
     for i, part in enumerate(parts):
         last = i == len(parts) - 1
+        if not isinstance(cur, dict | list):
+            raise InputError(source, f"--set {dotted}",
+                             f"{'.'.join(parts[:i])} is a value, not a table")
         if isinstance(cur, list):
             if part.isdigit() and int(part) < len(cur):
                 idx = int(part)
             else:
-                matches = [k for k, item in enumerate(cur) if item.get("type") == part]
+                matches = [k for k, item in enumerate(cur)
+                           if isinstance(item, dict) and item.get("type") == part]
                 if not matches:
-                    have = [str(k) for k in range(len(cur))] + [it.get("type") for it in cur]
+                    have = [str(k) for k in range(len(cur))] + [
+                        it["type"] for it in cur if isinstance(it, dict) and "type" in it]
                     raise InputError(source, f"--set {dotted}",
                                      f"no item {part!r} in {'.'.join(parts[:i])} "
                                      f"({allowed(have)})")
                 idx = matches[0]
+            if not last and not isinstance(cur[idx], dict):
+                raise InputError(source, f"--set {dotted}",
+                                 f"{'.'.join(parts[:i + 1])} is a value, not a table")
             if last:
                 cur[idx] = value
             else:
@@ -380,6 +393,18 @@ def apply_sets(scenario: Scenario, sets: list[str]) -> Scenario:
         key, _, value = item.partition("=")
         set_path(data, key.strip(), parse_value(value.strip()), scenario.source)
     return scenario_from_dict(data, scenario.source)
+
+
+def graph_path(s: Scenario) -> str | None:
+    """The scenario's ``graph`` path, relative paths taken from the scenario file's folder."""
+    if not s.graph:
+        return None
+    p = Path(s.graph)
+    if not p.is_absolute() and s.source.endswith(".toml") and Path(s.source).exists():
+        cand = Path(s.source).parent / p
+        if cand.exists():
+            return str(cand)
+    return s.graph
 
 
 def check_against_graph(s: Scenario, g) -> None:
