@@ -156,7 +156,9 @@ def test_timeseries_parquet_is_tidy(out_dir):
     assert sh.value.between(-1e-12, 1 + 1e-12).all()
     per_buyer = sh.assign(inp=sh.variable.str.split(":").str[1]).groupby(
         ["week", "entity", "inp"]).value.sum()
-    assert ((per_buyer - 1).abs() < 1e-9).all()
+    # shares of one input sum to 1 (or to 0 in a week a buyer received none of it)
+    assert (((per_buyer - 1).abs() < 1e-9) | (per_buyer.abs() < 1e-12)).all()
+    assert ((per_buyer - 1).abs() < 1e-9).mean() > 0.5
 
 
 def test_paths_png_is_a_valid_png(out_dir):
@@ -224,3 +226,16 @@ def test_console_script_end_to_end(run_chip4, tmp_path):
     d = json.loads(r.out)
     check_summary(d, "thaad-2017", 12)
     assert json.loads((tmp_path / "res" / "summary.json").read_text()) == d
+
+
+@pytest.mark.parametrize("steps,active", [(2, 0), (3, 1), (10, 8)])
+def test_weeks_active_counts_the_weeks_simulated(steps, active):
+    """thaad-2017's boycott starts in week 2 (0-based): regression for an off-by-one that
+    counted the week after the last one simulated."""
+    from chip4model import run
+
+    r = run("thaad-2017", steps=steps).summary["retaliation"]
+    assert r["weeks_active"] == active
+    assert r["started"] == (active > 0)
+    assert r["instruments"] == (["consumer_boycott"] if active else [])
+    assert r["target"] == ("KOR" if active else None)

@@ -99,14 +99,19 @@ def test_model_pickles_after_a_few_steps():
         m.step()
     m2 = pickle.loads(pickle.dumps(m))
     assert m2.week == m.week == 5
-    for _ in range(5):
+    for _ in range(10):
         m.step()
         m2.step()
     assert (m2.engine.output == m.engine.output).all()
+    dc, dc2 = m.datacollector, m2.datacollector
+    pd.testing.assert_frame_equal(dc.get_model_vars_dataframe(), dc2.get_model_vars_dataframe())
+    for cls in (Member, Firm):
+        pd.testing.assert_frame_equal(dc.get_agenttype_vars_dataframe(cls),
+                                      dc2.get_agenttype_vars_dataframe(cls))
 
 
 def test_model_without_its_datacollector_pickles_and_continues_identically():
-    """Everything else in the model pickles (narrows the bug above to the DataCollector)."""
+    """A model that never collected (collect=False, no DataCollector) pickles too."""
     m = Chip4Model("kor-aligns-collective", rng=3, collect=False)
     for _ in range(5):
         m.step()
