@@ -71,6 +71,10 @@ def cmd_run(args) -> int:
 
     if args.steps is not None and args.steps < 1:
         raise InputError("--steps", "", f"{args.steps} is out of range (allowed: 1 to 5200)")
+    if args.seed is not None and args.seed < 0:
+        raise InputError("--seed", "", f"{args.seed} is out of range (allowed: 0 or more)")
+    if args.out and Path(args.out).exists() and not Path(args.out).is_dir():
+        raise InputError(args.out, "--out", "is an existing file (allowed: a folder path)")
     s = prepare(args.scenario, rules=args.rule, sets=args.set, steps=args.steps)
     from .model import compiled_graph
     from .scenario import check_against_graph, graph_path

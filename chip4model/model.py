@@ -220,7 +220,7 @@ class Chip4Model(mesa.Model):
 
     def realised_loss_pct(self, iso: str) -> float:
         """Value-added loss over the last 52 weeks, % of annual GDP."""
-        if iso not in self.states:
+        if iso not in self.states or iso not in self.graph.countries:
             return 0.0
         return 100.0 * float(self.loss_52[self.cidx(iso)]) / self.states[iso].gdp
 
@@ -368,7 +368,8 @@ class Chip4Model(mesa.Model):
                                          minlength=len(g.firms)) > 0
         self.engine.step(c)
         self._account()
-        self.agents_by_type[Firm].do("step")
+        if self.firms:
+            self.agents_by_type[Firm].do("step")
         for mbr in self.members:
             mbr.step()
         self._learn()

@@ -403,8 +403,8 @@ def graph_path(s: Scenario) -> str | None:
     if not p.is_absolute() and s.source.endswith(".toml") and Path(s.source).exists():
         cand = Path(s.source).parent / p
         if cand.exists():
-            return str(cand)
-    return s.graph
+            return str(cand.resolve())
+    return str(p.resolve()) if p.exists() else s.graph
 
 
 def check_against_graph(s: Scenario, g) -> None:

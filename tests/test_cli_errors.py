@@ -150,9 +150,6 @@ def test_set_with_an_empty_key_is_a_syntax_error(run_cli):
 
 
 # --- open bugs ---------------------------------------------------------------------------------
-@pytest.mark.xfail(strict=True, reason="bug: --out naming an existing file is not checked; after "
-                   "the whole run RunResult.write does out.mkdir(exist_ok=True) and the "
-                   "FileExistsError escapes as a traceback (exit 1) instead of one line, exit 2")
 def test_out_that_is_an_existing_file_is_bad_input(run_cli, tmp_path):
     target = tmp_path / "taken"
     target.write_text("mine")
@@ -162,9 +159,6 @@ def test_out_that_is_an_existing_file_is_bad_input(run_cli, tmp_path):
     assert not list(tmp_path.glob(".chip4-*"))
 
 
-@pytest.mark.xfail(strict=True, reason="bug: --seed is not range-checked; a negative seed reaches "
-                   "numpy (Model(rng=-1)) and fails with 'ValueError: expected non-negative "
-                   "integer' and a traceback instead of one line, exit 2")
 def test_negative_seed_is_bad_input(run_cli):
     r = run_cli(["run", "thaad-2017", "--steps", "2", "--seed", "-1"])
     _assert_one_clean_line(r, "--seed", ["-1"])

@@ -73,21 +73,12 @@ def test_unknown_segment_of_a_user_graph_is_reported(tmp_path, run_cli):
     assert "shocks[0].segments" in r.err and "memory" in r.err and "s1" in r.err
 
 
-@pytest.mark.xfail(strict=True, reason="bug: Chip4Model.step does self.agents_by_type[Firm].do"
-                   "('step'); with a graph whose nodes name no firm (valid: firm is optional, e.g. "
-                   "any synthetic_graph) there are no Firm agents and Mesa raises KeyError: "
-                   "<class 'Firm'>; `chip4 validate` says OK, `chip4 run` shows a traceback")
 def test_model_runs_on_a_graph_without_firms(tmp_path):
     path = _scenario(tmp_path / "nofirms", _synthetic(60, firms=False), steps=3)
     r = run(path, seed=1)
     assert r.summary["firms"] == {}
 
 
-@pytest.mark.xfail(strict=True, reason="bug: with a graph that has no CHN node, Chip4Model(..., "
-                   "collect=True) fails in the DataCollector: _china_loss -> realised_loss_pct"
-                   "('CHN') passes its `iso in self.states` guard (China is always an agent) and "
-                   "then cidx('CHN') raises ValueError; run() (collect=False) works on the "
-                   "same scenario")
 def test_mesa_model_on_a_graph_without_china(tmp_path):
     G = tiny_graph()  # KOR, JPN, USA only
     G.nodes["a"]["firm"] = "Acme"
@@ -98,10 +89,6 @@ def test_mesa_model_on_a_graph_without_china(tmp_path):
     assert m.datacollector.get_model_vars_dataframe().china_loss_pct_gdp.iloc[-1] == 0.0
 
 
-@pytest.mark.xfail(strict=True, reason="bug: compiled_graph is lru_cached on the path string, and "
-                   "graph_path returns a relative path for a relative scenario path, so after a "
-                   "chdir the same relative name 'proj/g.graphml' silently returns the graph "
-                   "compiled from the first folder (key the cache on the resolved path)")
 def test_same_relative_scenario_path_in_two_folders_uses_each_folders_graph(tmp_path,
                                                                             monkeypatch):
     a, b = tmp_path / "a", tmp_path / "b"
