@@ -25,7 +25,11 @@ from dataclasses import dataclass, field
 import networkx as nx
 import numpy as np
 
+from . import _kernels
+from ._kernels import FILLED
+
 RATIONING = ("proportional", "domestic_first", "allied_first")
+BACKENDS = ("auto", "numba", "numpy")
 SUBSTITUTION_SPEED = 0.1   # weekly share-adjustment rate at substitutability 1
 REVERSION = 0.1            # drift back toward old suppliers, relative to the substitution rate
 INVENTORY_TAU = 4.0        # weeks to close a stock gap
@@ -197,9 +201,16 @@ class FlowEngine:
     True
     """
 
-    def __init__(self, g: CompiledGraph, rationing: str = "proportional"):
+    def __init__(self, g: CompiledGraph, rationing: str = "proportional",
+                 backend: str = "auto"):
         if rationing not in RATIONING:
             raise ValueError(f"rationing {rationing!r} not in {RATIONING}")
+        if backend not in BACKENDS:
+            raise ValueError(f"backend {backend!r} not in {BACKENDS}")
+        if backend == "numba" and not _kernels.AVAILABLE:
+            raise ValueError("backend 'numba' needs numba installed")
+        self.backend = ("numba" if _kernels.AVAILABLE else "numpy") if backend == "auto" \
+            else backend
         self.g = g
         self.rationing = rationing
         self.share = g.share0.copy()
@@ -212,7 +223,7 @@ class FlowEngine:
         self.output = g.x0.copy()
         self.orders = g.f0.copy()
         self.delivered = g.f0.copy()
-        self._blocked = None
+        self._block = None   # last week's blocked shares, when any
         self.week = 0
         self._neutral = Controls.neutral(g)
         # constants of the step, computed once
@@ -225,6 +236,10 @@ class FlowEngine:
         self._revert_e = REVERSION * self._rate_e
         self._ramp_rate = np.minimum(g.ramp_rate, 1.0)
         self._n_slots = len(g.a)
+        self._slot_ptr = np.r_[g.slot_start, g.n_edges].astype(np.int64)
+        self._src32 = g.src.astype(np.int32) if g.n_nodes < 2**31 else g.src
+        self._node_slot_ptr = np.searchsorted(g.slot_node, np.arange(g.n_nodes + 1)).astype(
+            np.int64)
 
     # ----------------------------------------------------------------------------------------
     def capacity(self, cap_mult: np.ndarray) -> np.ndarray:
@@ -236,13 +251,54 @@ class FlowEngine:
     @property
     def blocked_demand(self) -> np.ndarray:
         """Orders to each supplier that were blocked last week (computed on demand)."""
-        if self._blocked is None:
+        if self._block is None:
             return np.zeros(self.g.n_nodes)
-        return np.bincount(self.g.src, self._blocked, minlength=self.g.n_nodes)
+        passed = self.orders * (1.0 - self._block)
+        return np.bincount(self.g.src, self.orders - passed, minlength=self.g.n_nodes)
 
     def step(self, c: Controls | None = None) -> np.ndarray:
         """Advance one week; return the output of every node (sinks: consumption)."""
-        g, c = self.g, (c or self._neutral)
+        if self.backend == "numba":
+            return self._step_compiled(c or self._neutral)
+        return self._step_numpy(c or self._neutral)
+
+    def _first(self, c: Controls):
+        """Rationing mode (0 proportional, 1 priority) and the edges served first."""
+        g = self.g
+        if self.rationing == "proportional" and not c.priority.any():
+            return 0, c.priority
+        first = c.priority.copy()
+        if self.rationing == "domestic_first":
+            first |= g.domestic
+        elif self.rationing == "allied_first":
+            first |= g.allied
+        return 1, first
+
+    def _step_compiled(self, c: Controls) -> np.ndarray:
+        g = self.g
+        mode, first = self._first(c)
+        # two sets of output buffers, alternating, so last week's arrays stay valid for a week
+        # and large graphs do not pay for fresh memory every step
+        if not hasattr(self, "_bufs"):
+            e_n, n = g.n_edges, g.n_nodes
+            self._bufs = [(np.empty(e_n), np.empty(e_n), np.empty(n)) for _ in range(2)]
+            self._scratch = tuple(np.empty(n) for _ in range(6))
+        orders, delivered, x = self._bufs[self.week % 2]
+        has_block = bool(c.block.any())
+        self._shares_moved = _kernels.step(
+            g.x0, self._cap_base, c.cap_mult, self.ramp, g.ramp_max, self._ramp_rate,
+            g.is_sink, c.extra_demand, self.demand, self._node_slot_ptr, g.slot_node, g.a,
+            self.stock_weeks, self.stock, c.inject, 1.0 / INVENTORY_TAU, self._slot_ptr,
+            self._src32, self.share, g.share0, g.subst_rate, REVERSION, c.block, has_block,
+            first, mode, self.week % 16 == 0, self._shares_moved, orders, delivered, x,
+            *self._scratch)
+        self._block = c.block.copy() if has_block else None
+        self.output, self.orders, self.delivered = x, orders, delivered
+        self.week += 1
+        return x
+
+    def _step_numpy(self, c: Controls) -> np.ndarray:
+        g = self.g
         n = g.n_nodes
         if c.inject.any():
             self.stock += c.inject
@@ -253,12 +309,9 @@ class FlowEngine:
         need = use + (self.stock_weeks * use - self.stock) * (1.0 / INVENTORY_TAU)
         np.maximum(need, 0.0, out=need)
         orders = self.share * need[g.edge_slot]
-        if c.block.any():
-            passed = orders * (1.0 - c.block)
-            self._blocked = orders - passed
-        else:
-            passed = orders
-            self._blocked = None
+        has_block = bool(c.block.any())
+        passed = orders * (1.0 - c.block) if has_block else orders
+        self._block = c.block.copy() if has_block else None
         demand = np.bincount(g.src, passed, minlength=n)
         if c.extra_demand.any():
             demand += c.extra_demand
@@ -271,7 +324,7 @@ class FlowEngine:
             input_cap = np.minimum.reduceat(per_slot, g.node_slot_start)
             x[g.node_with_slots] = np.minimum(x[g.node_with_slots], input_cap)
 
-        delivered = self._ration(x, passed, demand, c)
+        delivered, rmin = self._ration(x, passed, demand, c)
         stock = self.stock - g.a * x[g.slot_node]
         np.maximum(stock, 0.0, out=stock)
         stock += np.bincount(g.edge_slot, delivered, minlength=self._n_slots)
@@ -279,7 +332,8 @@ class FlowEngine:
         self.stock = stock
         x[self._sinks] = np.bincount(g.dst, delivered, minlength=n)[self._sinks]
 
-        self._substitute(orders, delivered)
+        if self._shares_moved or has_block or rmin < FILLED:
+            self._substitute(orders, delivered)
         over = demand > cap * (1 - 1e-12)
         over[self._sinks] = False
         if over.any() or self.ramp.any():
@@ -295,29 +349,24 @@ class FlowEngine:
     def _ration(self, x, passed, demand, c: Controls) -> np.ndarray:
         """Share each supplier's output among the orders that reached it."""
         g = self.g
-        if self.rationing == "proportional" and not c.priority.any():
+        mode, first = self._first(c)
+        if mode == 0:
             r = np.divide(x, demand, out=np.ones_like(x), where=demand > 0)
             np.minimum(r, 1.0, out=r)
-            return passed * r[g.src]
-        first = c.priority.copy()
-        if self.rationing == "domestic_first":
-            first |= g.domestic
-        elif self.rationing == "allied_first":
-            first |= g.allied
+            return passed * r[g.src], r.min(initial=1.0)
         d1 = np.bincount(g.src, np.where(first, passed, 0.0), minlength=g.n_nodes)
         served1 = np.minimum(x, d1)
         rest = demand - d1
         r1 = np.divide(served1, d1, out=np.ones_like(x), where=d1 > 0)
         r2 = np.divide(x - served1, rest, out=np.ones_like(x), where=rest > 0)
         np.minimum(r2, 1.0, out=r2)
-        return passed * np.where(first, r1[g.src], r2[g.src])
+        rmin = min(r1.min(initial=1.0), r2.min(initial=1.0))
+        return passed * np.where(first, r1[g.src], r2[g.src]), rmin
 
     def _substitute(self, orders, delivered) -> None:
         """Move supplier shares toward suppliers that delivered, by substitutability."""
         g = self.g
         fill = np.divide(delivered, orders, out=np.ones_like(orders), where=orders > 0)
-        if not self._shares_moved and fill.min(initial=1.0) >= 1 - 1e-12:
-            return  # nothing to substitute away from, and nothing to drift back to
         self._shares_moved = True
         share = self.share
         w = share * fill
