@@ -73,9 +73,8 @@ class Member(State):
         return 0.5 * self.threat_perception + 0.5 * self.alliance_benefit * (1 + 0.5 * lv.joint_rnd)
 
     def expected_help(self) -> float:
-        relief = sum(r.expected_relief("consumer_boycott") + r.expected_relief("export_restriction")
-                     for r in self.model.rules) / 2
-        return self.credibility * min(relief, 0.9)
+        """Share of a retaliation's pain this government expects allies to take off it."""
+        return self.credibility * self.model.rules_relief
 
     def desired(self) -> float:
         """Alignment this government would choose now (logit of its net benefit)."""

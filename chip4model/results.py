@@ -37,9 +37,8 @@ class Recorder:
         self.alignment = np.zeros((steps, len(model.members)))
         self.credibility = np.zeros((steps, len(model.members)))
         self.intensity = np.zeros(steps)
-        self.unmet = np.zeros(n_s)      # cumulative over the run
-        self.ordered = np.zeros(n_s)
-        self._seg_src = g.segment[g.src]
+        self.orders_sum = np.zeros(g.n_edges)      # cumulative over the run, per edge
+        self.delivered_sum = np.zeros(g.n_edges)
         crit_seg = np.array([s == "critical_input" for s in g.stage])
         self.crit_edges = np.flatnonzero(crit_seg[g.src] & ~g.is_sink[g.dst])
         key = (g.country[g.dst[self.crit_edges]] * n_s + g.segment[g.src[self.crit_edges]]) \
@@ -49,7 +48,7 @@ class Recorder:
         self.t = 0
 
     def capture(self, m) -> None:
-        t, g, eng = self.t, self.g, m.engine
+        t, eng = self.t, m.engine
         self.output[t] = m.weekly_output_c
         self.va_loss[t] = m.weekly_va_loss_c
         self.transfers[t] = m.transfers
@@ -57,9 +56,8 @@ class Recorder:
         self.alignment[t] = [x.alignment for x in m.members]
         self.credibility[t] = [x.credibility for x in m.members]
         self.intensity[t] = m.retaliation_intensity()
-        n_s = len(g.segments)
-        self.unmet += np.bincount(self._seg_src, eng.orders - eng.delivered, minlength=n_s)
-        self.ordered += np.bincount(self._seg_src, eng.orders, minlength=n_s)
+        self.orders_sum += eng.orders
+        self.delivered_sum += eng.delivered
         self.supply[t] = np.bincount(self.key_idx, eng.delivered[self.crit_edges],
                                      minlength=len(self.keys))
         self.t += 1
@@ -279,7 +277,9 @@ def summarise(model, rec: Recorder, counterfactual: RunResult | None) -> dict:
         firms[f.name] = {"revenue_loss_pct": float(100 * (base - rec.revenue[:T, j].sum())
                                                    / base)}
     segments = {}
-    unmet, ordered = rec.unmet, rec.ordered
+    seg_src, n_s = g.segment[g.src], len(g.segments)
+    ordered = np.bincount(seg_src, rec.orders_sum, minlength=n_s)
+    unmet = ordered - np.bincount(seg_src, rec.delivered_sum, minlength=n_s)
     for k, seg in enumerate(g.segments):
         if seg != "final_demand" and ordered[k] > 0:
             segments[seg] = {"shortfall_pct": float(100 * unmet[k] / ordered[k])}
