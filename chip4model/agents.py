@@ -92,8 +92,9 @@ class Member(State):
             return
         m = self.model
         firms = [f for f in m.firms if f.hq == self.iso3]
-        if firms:
-            loss = sum(f.weekly_loss_share for f in firms) / len(firms)
+        if firms:   # revenue-weighted: a big firm's loss weighs more than a small one's
+            base = sum(f.baseline_revenue for f in firms)
+            loss = max(0.0, 1 - sum(f.revenue for f in firms) / base)
             weight = 1.0 - 0.5 * m.levers.private_sector
             self.domestic_pressure += 0.1 * (weight * 5.0 * loss - self.domestic_pressure)
         self.exposure_cut = min(0.5, self.exposure_cut + m.levers.diversification * 0.002)
@@ -210,7 +211,8 @@ class China(State):
         if not m.states[c["target"]].in_controls:
             m.end_retaliation("target backed down")
             return
-        pain = max(m.weekly_va_loss(c["target"]), 0.0) / m.states[c["target"]].gdp_week
+        # the pain China sees is the target's loss net of what allies pay it
+        pain = max(m.weekly_net_loss(c["target"]), 0.0) / m.states[c["target"]].gdp_week
         own = max(m.weekly_va_loss("CHN"), 0.0) / self.gdp_week
         counter = sum(r.threat(m) for r in m.rules if not r.active) / self.gdp_week
         decay = 0.5 ** (weeks / self.spec.signal_halflife_weeks)
@@ -262,7 +264,7 @@ class Firm(mesa.Agent):
         self.weekly_loss_share = max(0.0, 1 - self.revenue / self.baseline_revenue)
         # production allocation: when a facility is impaired, push the others harder
         if m.firm_impaired[self.code]:
-            impaired = m.cap_mult[self.nodes] < 1.0
+            impaired = m.hit_nodes[self.nodes]
             if (~impaired).any():
                 ok = self.nodes[~impaired]
                 eng.ramp[ok] += 0.2 * (m.graph.ramp_max[ok] - eng.ramp[ok])
@@ -270,7 +272,9 @@ class Firm(mesa.Agent):
         hit = m.retaliation_active and m.campaign_target == self.hq
         if hit or self.risk > 0:
             self.risk += 0.05 * ((1.0 if hit else 0.0) - self.risk)
-        rate = self.diversification_rate * (self.risk + m.levers.diversification)
+        # firms selling more to China have more to move (china_sales_share, firms.toml)
+        rate = self.diversification_rate * (self.risk + m.levers.diversification) * (
+            0.5 + self.china_sales_share)
         if rate > 0 and len(self.china_nodes) and len(self.home_nodes):
             g = m.graph
             move = rate / 52 * g.x0[self.china_nodes] * m.firm_cap[self.china_nodes]

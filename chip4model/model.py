@@ -122,8 +122,9 @@ class Chip4Model(mesa.Model):
         check_against_graph(s, self.graph)
         g = self.graph
         self.engine = FlowEngine(g, s.rationing)
-        seeds = np.random.SeedSequence(int(self.rng.integers(2**63))).spawn(3)
-        self.china_rng, self.rule_rng, self.member_rng = (np.random.default_rng(x) for x in seeds)
+        # separate streams, so that switching rules on or off does not shift China's draws
+        seeds = np.random.SeedSequence(int(self.rng.integers(2**63))).spawn(2)
+        self.china_rng, self.rule_rng = (np.random.default_rng(x) for x in seeds)
         self.week = 0
         self.relocation_cost_weeks = RELOCATION_COST_WEEKS
         self._prepare_accounting()
@@ -140,6 +141,7 @@ class Chip4Model(mesa.Model):
                                          for r in self.rules) / 2)
         self.shocks = [self._make_shock(sp) for sp in s.shocks]
         self.cap_mult = np.ones(g.n_nodes)
+        self.hit_nodes = np.zeros(g.n_nodes, bool)
         self.firm_cap = np.ones(g.n_nodes)
 
         self.states: dict = {}
@@ -206,6 +208,7 @@ class Chip4Model(mesa.Model):
         self.weekly_va_loss_c = np.zeros(self.n_c)
         self.weekly_output_c = self.x0_country.copy()
         self.transfers = np.zeros(self.n_c)          # cumulative, US$ m (received > 0)
+        self.transfers_week = np.zeros(self.n_c)     # this week's
         self.loss_history: list[np.ndarray] = []     # weekly VA loss per country
         self.loss_52 = np.zeros(self.n_c)             # ... summed over the last 52 weeks
         prod_firm = (g.firm >= 0) & ~g.is_sink
@@ -253,8 +256,15 @@ class Chip4Model(mesa.Model):
 
     # --- what agents and rules do to the world ----------------------------------------------
     def transfer(self, iso: str, amount: float) -> None:
+        """Book a transfer (US$ m): compensation received (> 0) or a rule's cost paid (< 0)."""
         if iso in self.graph.countries:
             self.transfers[self.cidx(iso)] += amount
+            self.transfers_week[self.cidx(iso)] += amount
+
+    def weekly_net_loss(self, iso: str) -> float:
+        """Last week's value-added loss less transfers received this week (US$ m)."""
+        i = self.cidx(iso)
+        return float(self.weekly_va_loss_c[i] - self.transfers_week[i])
 
     def record_rule_decision(self, rule, participants) -> None:
         self.rule_log.append({"week": self.week, "rule": rule.type, "target": rule.target,
@@ -355,6 +365,7 @@ class Chip4Model(mesa.Model):
 
     def step(self) -> None:
         g = self.graph
+        self.transfers_week = np.zeros(self.n_c)
         self._events()
         self.china.step()
         self._scripted_retaliation()
@@ -368,7 +379,8 @@ class Chip4Model(mesa.Model):
         for r in self.rules:
             r.step(self, c)
         self.cap_mult = c.cap_mult
-        self.firm_impaired = np.bincount(self._firm_code, c.cap_mult[self._firm_nodes] < 1.0,
+        self.hit_nodes = c.cap_mult < self.firm_cap * (1 - 1e-12)   # cut by a shock
+        self.firm_impaired = np.bincount(self._firm_code, self.hit_nodes[self._firm_nodes],
                                          minlength=len(g.firms)) > 0
         self.engine.step(c)
         self._account()

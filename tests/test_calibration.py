@@ -111,8 +111,27 @@ def test_china_spares_korean_memory_it_depends_on():
     assert "import_ban" not in r["retaliation"]["instruments"]
 
 
-def test_collective_rules_absorb_or_deter():
+def test_compensation_absorbs_a_fixed_shock():
+    """With the shock's duration fixed (THAAD), a compensation fund removes part of the loss."""
+    r = run("thaad-2017", steps=52, rules=["compensation_fund"]).summary
+    assert 0 < r["absorption_ratio"] <= 1
+    assert r["countries"]["KOR"]["net_loss_pct"] < r["countries"]["KOR"]["gdp_loss_pct"]
+
+
+def test_a_credible_counter_threat_deters_and_an_empty_one_does_not():
+    base = run("kor-aligns").summary["retaliation"]
+    strong = run("kor-aligns", rules=["counter_retaliation"],
+                 sets=["rules.counter_retaliation.credibility=1.0",
+                       "rules.counter_retaliation.commitment=1.0"]).summary
+    empty = run("kor-aligns", rules=["counter_retaliation"],
+                sets=["rules.counter_retaliation.credibility=0.0"]).summary
+    assert strong["deterred"]
+    assert strong["retaliation"]["weeks_active"] < base["weeks_active"]
+    assert not empty["deterred"]
+    assert empty["retaliation"]["weeks_active"] >= base["weeks_active"]
+
+
+def test_full_package_shortens_retaliation_and_absorbs_part_of_the_loss():
     r = run("kor-aligns-collective").summary
+    assert r["deterred"]
     assert r["absorption_ratio"] is not None and r["absorption_ratio"] > 0
-    assert r["deterred"] or r["retaliation"]["weeks_active"] < run(
-        "kor-aligns").summary["retaliation"]["weeks_active"]

@@ -152,7 +152,7 @@ def test_with_rules_keeps_the_scenarios_parameters_and_defaults_the_others():
     two = s.with_rules(["market_absorption", "counter_retaliation"])
     assert [r.type for r in two.rules] == ["market_absorption", "counter_retaliation"]
     cr = two.rules[1]
-    assert (cr.delay, cr.credibility) == (12, 0.6)  # as in the file
+    assert (cr.delay, cr.credibility) == (12, 0.8)  # as in the file
     fresh = load_scenario("thaad-2017").with_rules(["counter_retaliation"])
     assert fresh.rules[0].delay == 8  # the default
     assert fresh.source == "thaad-2017.toml"

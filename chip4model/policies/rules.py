@@ -46,9 +46,10 @@ class Rule:
     def reset(self) -> None:
         self.target: str | None = None
         self.start: float = math.inf
-        self.participants: list[str] | None = None
+        self.participants: list[str] | None = None  # who took part (last decision)
         self.participation = 0.0
         self.active = False
+        self.decided = False
 
     # --- lifecycle --------------------------------------------------------------------------
     def bind(self, model) -> Rule:
@@ -68,7 +69,11 @@ class Rule:
         self.start = week + self.effective_delay(model)
 
     def on_retaliation_end(self, model) -> None:
+        """Stand down, ready for the next campaign (participants stay on record)."""
         self.active = False
+        self.decided = False
+        self.target = None
+        self.start = math.inf
 
     def eligible(self, model) -> list[str]:
         return [m for m in ALLIANCE if m != self.target and m in model.states]
@@ -82,7 +87,7 @@ class Rule:
         cred = self.effective_credibility(model)
         parts = []
         for m in self.eligible(model):
-            u = model.rng.random()
+            u = model.rule_rng.random()
             if self.trigger == "automatic":
                 ok = u < cred
             else:
@@ -101,8 +106,9 @@ class Rule:
     def step(self, model, controls: Controls) -> None:
         if self.target is None or not model.retaliation_active or model.week < self.start:
             return
-        if self.participants is None:
+        if not self.decided:
             self.decide(model)
+            self.decided = True
             self.active = True
         if self.active and self.participation > 0:
             self.act(model, controls)
@@ -188,7 +194,7 @@ class InputSharing(Rule):
 
     def act(self, model, controls):
         g, eng = self._g, model.engine
-        if self.pool is None:  # participants' stockpiles, per segment (US$ m)
+        if self.pool is None:  # participants' stockpiles, per segment (US$ m), drawn down
             buyers = g.nodes_where(country=self.participants)
             mask = np.zeros(g.n_nodes, bool)
             mask[buyers] = True
@@ -236,20 +242,27 @@ class CounterRetaliation(Rule):
         hd = np.isin(g.segment[g.src], np.flatnonzero(dep > thr))
         self._edges_all = np.flatnonzero(into_chn & coal & hd)
         self._g = g
-        # China values these imports beyond their price: they have no ready substitute
-        self.weekly_value = float(g.f0[self._edges_all].sum())
+        # The modelled segments are coarser than Cha's product lines: cover only the value Cha
+        # counts (US$46.6bn a year) of the coalition's exports in those segments.
+        segment_value = float(g.f0[self._edges_all].sum())
+        cha = float(model.china_params.get("coalition_high_dependence_imports_busd", np.inf))
+        self.coverage = min(1.0, cha * 1000 / 52 / segment_value) if segment_value > 0 else 0.0
+        self.weekly_value = self.coverage * segment_value
         return self
 
     def threat(self, model) -> float:
+        """China's expected weekly cost of the threat: credibility x commitment x the value it
+        covers x how much more than their price China loses without these goods."""
         cred = self.effective_credibility(model)
-        return cred * self.commitment * self.weekly_value * model.china_params.get(
-            "counter_cost_multiplier", 2.0)
+        return cred * self.commitment * self.weekly_value * float(
+            model.china_params.get("counter_cost_multiplier", 2.0))
 
     def act(self, model, controls):
         g = self._g
         parts = [g.countries.index(m) for m in self.participants]
         e = self._edges_all[np.isin(g.country[g.src[self._edges_all]], parts)]
-        controls.block[e] = 1 - (1 - controls.block[e]) * (1 - self.commitment)
+        cut = self.commitment * self.coverage
+        controls.block[e] = 1 - (1 - controls.block[e]) * (1 - cut)
 
 
 class CompensationFund(Rule):
