@@ -91,7 +91,7 @@ class Member(State):
         if self.leader:
             return
         m = self.model
-        firms = [f for f in m.firms if f.hq == self.iso3]
+        firms = m.firms_of.get(self.iso3)
         if firms:   # revenue-weighted: a big firm's loss weighs more than a small one's
             base = sum(f.baseline_revenue for f in firms)
             loss = max(0.0, 1 - sum(f.revenue for f in firms) / base)
@@ -252,6 +252,9 @@ class Firm(mesa.Agent):
             nodes[:0]
         self.home_nodes = nodes[g.country[nodes] != chn] if self.hq != "CHN" else nodes
         self.baseline_revenue = float(g.x0[nodes].sum())
+        self.can_relocate = bool(len(self.china_nodes) and len(self.home_nodes))
+        self._china_x0 = g.x0[self.china_nodes]
+        self._home_x0_total = float(g.x0[self.home_nodes].sum())
         self.revenue = self.baseline_revenue
         self.weekly_loss_share = 0.0
         self.relocated = 0.0   # capacity moved out of China, US$ m / week
@@ -259,7 +262,6 @@ class Firm(mesa.Agent):
 
     def step(self) -> None:
         m = self.model
-        eng = m.engine
         self.revenue = float(m.firm_revenue[self.code])
         self.weekly_loss_share = max(0.0, 1 - self.revenue / self.baseline_revenue)
         # production allocation: when a facility is impaired, push the others harder
@@ -267,19 +269,21 @@ class Firm(mesa.Agent):
             impaired = m.hit_nodes[self.nodes]
             if (~impaired).any():
                 ok = self.nodes[~impaired]
-                eng.ramp[ok] += 0.2 * (m.graph.ramp_max[ok] - eng.ramp[ok])
+                ramp = m.engine.ramp
+                ramp[ok] += 0.2 * (m.graph.ramp_max[ok] - ramp[ok])
         # diversification away from China: own reasons (lever) and realised risk
         hit = m.retaliation_active and m.campaign_target == self.hq
         if hit or self.risk > 0:
             self.risk += 0.05 * ((1.0 if hit else 0.0) - self.risk)
-        # firms selling more to China have more to move (china_sales_share, firms.toml)
-        rate = self.diversification_rate * (self.risk + m.levers.diversification) * (
-            0.5 + self.china_sales_share)
-        if rate > 0 and len(self.china_nodes) and len(self.home_nodes):
-            g = m.graph
-            move = rate / 52 * g.x0[self.china_nodes] * m.firm_cap[self.china_nodes]
-            m.firm_cap[self.china_nodes] -= rate / 52 * m.firm_cap[self.china_nodes]
-            home_x0 = g.x0[self.home_nodes]
-            m.firm_cap[self.home_nodes] += move.sum() * home_x0 / home_x0.sum() / home_x0
-            self.relocated += float(move.sum())
-            m.transfer(self.hq, -float(move.sum()) * m.relocation_cost_weeks)
+            if self.risk < 1e-3:
+                self.risk = 0.0   # the scare has passed
+        drive = self.risk + m.levers.diversification
+        if drive > 0 and self.can_relocate:
+            # firms selling more to China have more to move (china_sales_share, firms.toml)
+            step = self.diversification_rate * drive * (0.5 + self.china_sales_share) / 52
+            cap = m.firm_cap[self.china_nodes]
+            move = float((step * self._china_x0 * cap).sum())   # US$ m / week of capacity
+            m.firm_cap[self.china_nodes] = cap - step * cap
+            m.firm_cap[self.home_nodes] += move / self._home_x0_total
+            self.relocated += move
+            m.transfer(self.hq, -move * m.relocation_cost_weeks)

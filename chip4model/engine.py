@@ -292,7 +292,7 @@ class FlowEngine:
             self._src32, self.share, g.share0, g.subst_rate, REVERSION, c.block, has_block,
             first, mode, self.week % 16 == 0, self._shares_moved, orders, delivered, x,
             *self._scratch)
-        self._block = c.block.copy() if has_block else None
+        self._block = c.block if has_block else None   # the caller's array, not modified
         self.output, self.orders, self.delivered = x, orders, delivered
         self.week += 1
         return x

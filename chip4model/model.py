@@ -154,6 +154,9 @@ class Chip4Model(mesa.Model):
         ftab = firm_table()
         self.firms = [Firm(self, name, g.nodes_where(firm=name), ftab.get(name, {}),
                            s.firms.get(name)) for name in g.firms]
+        self.firms_of: dict[str, list] = {}
+        for f in self.firms:
+            self.firms_of.setdefault(f.hq, []).append(f)
         for r in self.rules:
             r.bind(self)
         self.members = [self.states[i] for i in MEMBERS if i in self.states]
@@ -203,6 +206,7 @@ class Chip4Model(mesa.Model):
         self.slot_flow = np.add.reduceat(g.f0, g.slot_start) if g.n_edges else np.zeros(0)
         self.slot_subst = g.subst_rate / SUBSTITUTION_SPEED
         self.n_c = len(g.countries)
+        self._cidx = {c: i for i, c in enumerate(g.countries)}
         self.va0_country = np.bincount(g.country, g.va0, minlength=self.n_c)
         self.x0_country = np.bincount(g.country, np.where(g.is_sink, 0, g.x0), minlength=self.n_c)
         self.weekly_va_loss_c = np.zeros(self.n_c)
@@ -219,7 +223,7 @@ class Chip4Model(mesa.Model):
 
     # --- queries agents and rules use --------------------------------------------------------
     def cidx(self, iso: str) -> int:
-        return self.graph.countries.index(iso)
+        return self._cidx[iso]
 
     def weekly_va_loss(self, iso: str) -> float:
         """Last week's value-added loss of a country versus baseline (US$ m)."""
@@ -227,7 +231,7 @@ class Chip4Model(mesa.Model):
 
     def realised_loss_pct(self, iso: str) -> float:
         """Value-added loss over the last 52 weeks, % of annual GDP."""
-        if iso not in self.states or iso not in self.graph.countries:
+        if iso not in self.states or iso not in self._cidx:
             return 0.0
         return 100.0 * float(self.loss_52[self.cidx(iso)]) / self.states[iso].gdp
 
@@ -364,6 +368,13 @@ class Chip4Model(mesa.Model):
                 r.on_retaliation_end(self)
 
     def step(self) -> None:
+        """One week (Mesa's step; Mesa also advances its clock and step counter)."""
+        self.advance()
+
+    def advance(self) -> None:
+        """The weekly update itself. ``run()`` calls it directly, skipping Mesa's per-step
+        event bookkeeping (which costs more than the supply-chain step on the default graph);
+        the model's own clock is ``week``."""
         g = self.graph
         self.transfers_week = np.zeros(self.n_c)
         self._events()
