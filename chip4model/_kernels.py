@@ -9,12 +9,15 @@ run over edges in edge order, as ``numpy.bincount`` does. Without numba the engi
 
 from __future__ import annotations
 
+import types
+
 try:
     import numba
 except ImportError:  # pragma: no cover - numba is a pinned dependency
     numba = None
 
 AVAILABLE = numba is not None
+prange = numba.prange if AVAILABLE else range
 FILLED = 1 - 1e-12  # a fill or rationing ratio at least this counts as complete
 
 
@@ -81,11 +84,9 @@ def _step(x0, cap_base, cap_mult, ramp, ramp_max, ramp_rate, is_sink, extra_dema
                 r2[i] = r if r < 1.0 else 1.0
             rmin = min(rmin, r1[i], r2[i])
     substitute = shares_moved or has_block or rmin < FILLED
-    # 3. deliveries into stocks, what markets received, and supplier substitution
-    for i in range(n):
-        if is_sink[i]:
-            x[i] = 0.0
-    for k in range(k_n):
+    # 3. deliveries into stocks and supplier substitution: slots are independent, so this,
+    # the heaviest pass, runs in parallel (each slot's arithmetic is unchanged)
+    for k in prange(k_n):
         node = slot_node[k]
         sink = is_sink[node]
         lo, hi = slot_ptr[k], slot_ptr[k + 1]
@@ -99,8 +100,6 @@ def _step(x0, cap_base, cap_mult, ramp, ramp_max, ramp_rate, is_sink, extra_dema
             d = p * (r1[src[e]] if (mode == 0 or first[e]) else r2[src[e]])
             delivered[e] = d
             got += d
-            if sink:
-                x[node] += d
             if substitute:
                 wsum += share[e] * (d / orders[e] if orders[e] > 0 else 1.0)
         stock[k] = 0.0 if sink else s + got
@@ -119,6 +118,14 @@ def _step(x0, cap_base, cap_mult, ramp, ramp_max, ramp_rate, is_sink, extra_dema
             if renormalise:
                 for e in range(lo, hi):
                     share[e] /= tot
+    # what final-demand markets received, summed in edge order
+    for i in range(n):
+        if is_sink[i]:
+            got = 0.0
+            for k in range(node_slot_ptr[i], node_slot_ptr[i + 1]):
+                for e in range(slot_ptr[k], slot_ptr[k + 1]):
+                    got += delivered[e]
+            x[i] = got
     # 4. ramp-up where demand exceeds capacity; markets' demand is their consumption target
     for i in range(n):
         over = (new_demand[i] > cap[i] * (1 - 1e-12)) and not is_sink[i]
@@ -130,4 +137,19 @@ def _step(x0, cap_base, cap_mult, ramp, ramp_max, ramp_rate, is_sink, extra_dema
     return substitute
 
 
-step = numba.njit(cache=True, nogil=True)(_step) if AVAILABLE else None
+# Two compiled variants of the same code: serial for small graphs (thread start-up would cost
+# more than it saves), parallel over slots for large ones. Same arithmetic, same results. The
+# parallel one is a copy under another name so the two never share an on-disk cache entry.
+PARALLEL_MIN_EDGES = 50_000
+_step_parallel = types.FunctionType(_step.__code__, _step.__globals__, "_step_parallel")
+_step_parallel.__qualname__ = "_step_parallel"
+if AVAILABLE:
+    step_serial = numba.njit(cache=True, nogil=True)(_step)
+    step_parallel = numba.njit(cache=True, nogil=True, parallel=True)(_step_parallel)
+else:  # pragma: no cover
+    step_serial = step_parallel = None
+
+
+def kernel_for(n_edges: int):
+    """The compiled step suited to a graph of ``n_edges`` edges."""
+    return step_parallel if n_edges >= PARALLEL_MIN_EDGES else step_serial

@@ -238,6 +238,7 @@ class FlowEngine:
         self._n_slots = len(g.a)
         self._slot_ptr = np.r_[g.slot_start, g.n_edges].astype(np.int64)
         self._src32 = g.src.astype(np.int32) if g.n_nodes < 2**31 else g.src
+        self._kernel = _kernels.kernel_for(g.n_edges) if self.backend == "numba" else None
         self._node_slot_ptr = np.searchsorted(g.slot_node, np.arange(g.n_nodes + 1)).astype(
             np.int64)
 
@@ -285,7 +286,7 @@ class FlowEngine:
             self._scratch = tuple(np.empty(n) for _ in range(6))
         orders, delivered, x = self._bufs[self.week % 2]
         has_block = bool(c.block.any())
-        self._shares_moved = _kernels.step(
+        self._shares_moved = self._kernel(
             g.x0, self._cap_base, c.cap_mult, self.ramp, g.ramp_max, self._ramp_rate,
             g.is_sink, c.extra_demand, self.demand, self._node_slot_ptr, g.slot_node, g.a,
             self.stock_weeks, self.stock, c.inject, 1.0 / INVENTORY_TAU, self._slot_ptr,

@@ -32,6 +32,25 @@ def test_backends_agree_bit_for_bit(graph, rationing):
         np.testing.assert_array_equal(fast.blocked_demand, ref.blocked_demand)
 
 
+@pytest.mark.parametrize("rationing", ["proportional", "domestic_first"])
+def test_parallel_and_serial_kernels_agree_bit_for_bit(rationing):
+    from chip4model import _kernels
+
+    g = compile_graph(synthetic_graph(3000, 30000, seed=8))
+    rng = np.random.default_rng(3)
+    c = Controls.neutral(g)
+    c.block[rng.random(g.n_edges) < 0.2] = 0.7
+    c.cap_mult[rng.random(g.n_nodes) < 0.05] = 0.2
+    serial = FlowEngine(g, rationing, backend="numba")
+    parallel = FlowEngine(g, rationing, backend="numba")
+    serial._kernel, parallel._kernel = _kernels.step_serial, _kernels.step_parallel
+    for week in range(40):
+        ctl = c if week < 20 else None
+        np.testing.assert_array_equal(serial.step(ctl), parallel.step(ctl))
+        np.testing.assert_array_equal(serial.share, parallel.share)
+        np.testing.assert_array_equal(serial.stock, parallel.stock)
+
+
 def test_unknown_backend_is_refused():
     with pytest.raises(ValueError, match="backend"):
         FlowEngine(compile_graph(default_graph()), backend="fortran")
