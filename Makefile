@@ -60,8 +60,8 @@ $(STAMP): pyproject.toml constraints.txt
 	@touch $@
 
 demo: $(STAMP)
-	$(CHIP4) run
-	$(CHIP4) run kor-aligns-collective --out results/demo
+	$(CHIP4) scenarios
+	$(CHIP4) run --out results/demo
 
 test: $(STAMP)
 	$(RUFF) check $(LINT_PATHS)
