@@ -21,3 +21,19 @@ def test_counterfactual_is_the_same_scenario_without_rules():
     cf = run("kor-aligns-collective", seed=2, steps=60, rules=["none"])
     assert r.counterfactual.summary["countries"] == cf.summary["countries"]
     assert cf.summary["absorption_ratio"] is None
+
+
+def test_same_seed_same_json_across_processes(chip4_exe, tmp_path):
+    """Two fresh processes, different hash seeds: byte-identical summaries."""
+    import os
+    import subprocess
+
+    outs = []
+    for hashseed in ("1", "987"):
+        env = dict(os.environ, PYTHONHASHSEED=hashseed, MPLBACKEND="Agg")
+        p = subprocess.run([chip4_exe, "run", "kor-aligns-collective", "--seed", "4", "--json"],
+                           capture_output=True, text=True, env=env, cwd=tmp_path, timeout=180,
+                           check=True)
+        outs.append(p.stdout)
+    assert outs[0] == outs[1]
+    assert '"seed": 4' in outs[0]
