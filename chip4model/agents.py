@@ -21,6 +21,9 @@ import mesa
 import numpy as np
 
 from .policies.shocks import SHOCKS
+from .scenario import Levers
+
+NO_LEVERS = Levers()
 
 # Share of each segment's trade with China that new controls cover when a member joins them
 CONTROLLED = {"equipment": 1.0, "foundry": 1.0, "logic_design": 0.5, "memory": 0.15,
@@ -66,23 +69,28 @@ class Member(State):
         self.in_controls = leader
         self.exposure_cut = 0.0         # share of China exposure diversified away
         init = getattr(spec, "initial_alignment", None)
-        self.alignment = 1.0 if leader else (init if init is not None else self.desired())
+        self.alignment = 1.0 if leader else (init if init is not None
+                                             else self.desired(status_quo=True))
 
-    def solidarity(self) -> float:
-        lv = self.model.levers
+    def solidarity(self, lv=None) -> float:
+        lv = lv or self.model.levers
         return 0.5 * self.threat_perception + 0.5 * self.alliance_benefit * (1 + 0.5 * lv.joint_rnd)
 
     def expected_help(self) -> float:
         """Share of a retaliation's pain this government expects allies to take off it."""
         return self.credibility * self.model.rules_relief
 
-    def desired(self) -> float:
-        """Alignment this government would choose now (logit of its net benefit)."""
-        m, lv, usa = self.model, self.model.levers, self.model.spec.usa
+    def desired(self, status_quo: bool = False) -> float:
+        """Alignment this government would choose now (logit of its net benefit).
+
+        ``status_quo``: as before the scenario's pact and levers exist (the starting point)."""
+        m, usa = self.model, self.model.spec.usa
+        lv = NO_LEVERS if status_quo else m.levers
         exposure = self.china_trade_share * (1 - self.exposure_cut)
         uncertainty = 1.0 - 0.5 * lv.us_clarity
-        expected_cost = exposure * self.p_retaliation * (1 - self.expected_help()) * uncertainty
-        benefit = self.solidarity() + 0.3 * usa.pressure + 0.2 * usa.assurance
+        helped = 0.0 if status_quo else self.expected_help()
+        expected_cost = exposure * self.p_retaliation * (1 - helped) * uncertainty
+        benefit = self.solidarity(lv) + 0.3 * usa.pressure + 0.2 * usa.assurance
         over = max(0.0, m.realised_loss_pct(self.iso3) - self.cost_tolerance)
         u = benefit - 2.0 * expected_cost - self.domestic_pressure - 2.0 * over - 0.5
         return logistic(u / 0.15)
@@ -214,7 +222,9 @@ class China(State):
         # the pain China sees is the target's loss net of what allies pay it
         pain = max(m.weekly_net_loss(c["target"]), 0.0) / m.states[c["target"]].gdp_week
         own = max(m.weekly_va_loss("CHN"), 0.0) / self.gdp_week
-        counter = sum(r.threat(m) for r in m.rules if not r.active) / self.gdp_week
+        # counter-measures: expected if pledged, certain once executed
+        counter = sum(r.executed_cost(m) if r.active else r.threat(m)
+                      for r in m.rules) / self.gdp_week
         decay = 0.5 ** (weeks / self.spec.signal_halflife_weeks)
         value = self.resolve * pain * decay
         if value < self.spec.cost_sensitivity * own + counter:

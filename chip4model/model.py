@@ -163,7 +163,7 @@ class Chip4Model(mesa.Model):
         for mbr in self.members:       # start at each government's equilibrium alignment
             if not mbr.leader and s.countries.get(mbr.iso3, None) is None or (
                     not mbr.leader and s.countries[mbr.iso3].initial_alignment is None):
-                mbr.alignment = mbr.desired()
+                mbr.alignment = mbr.desired(status_quo=True)
             # members already aligned are in today's controls, which the baseline reflects
             mbr.in_controls = mbr.leader or mbr.alignment >= JOIN_THRESHOLD
 

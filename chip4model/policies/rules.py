@@ -125,6 +125,10 @@ class Rule:
         """Expected weekly cost to China of the rule's counter-measures (US$ m / week)."""
         return 0.0
 
+    def executed_cost(self, model) -> float:
+        """Weekly cost to China of the counter-measures being carried out (US$ m / week)."""
+        return 0.0
+
     def describe(self) -> dict:
         return {"type": self.type, "commitment": self.commitment, "delay": self.delay,
                 "credibility": self.credibility, "trigger": self.trigger}
@@ -255,6 +259,10 @@ class CounterRetaliation(Rule):
         covers x how much more than their price China loses without these goods."""
         cred = self.effective_credibility(model)
         return cred * self.commitment * self.weekly_value * float(
+            model.china_params.get("counter_cost_multiplier", 2.0))
+
+    def executed_cost(self, model) -> float:
+        return self.participation * self.commitment * self.weekly_value * float(
             model.china_params.get("counter_cost_multiplier", 2.0))
 
     def act(self, model, controls):
