@@ -171,6 +171,7 @@ class Chip4Model(mesa.Model):
         self.campaign_target: str | None = None
         self.retaliation_active = False
         self.retaliation_log: list[dict] = []
+        self._learned_campaigns = 0   # campaigns members have learned from
         self.rule_log: list[dict] = []
         self.events = sorted(s.events, key=lambda e: e.week)
         self.target = s.target or self._scripted_target()
@@ -418,13 +419,18 @@ class Chip4Model(mesa.Model):
                                         minlength=len(g.firms))
 
     def _learn(self) -> None:
-        """Twelve weeks into a retaliation, members learn how far allies actually helped."""
-        if not self.retaliation_active or not self.retaliation_log:
+        """Once per campaign, twelve weeks in or when it ends if sooner, members learn how far
+        allies actually helped (the share of them that honoured the pledges)."""
+        starts = sum(1 for e in self.retaliation_log if e["event"] == "start")
+        if starts == 0 or self._learned_campaigns == starts:
             return
-        start = self.retaliation_log[-1]["week"]
-        if self.week - start == 12:
-            decided = [r.participation for r in self.rules if r.participants is not None]
-            observed = float(np.mean(decided)) if decided else 0.0
-            for mbr in self.members:
-                if not mbr.leader:
-                    mbr.learn(observed)
+        last_start = next(e["week"] for e in reversed(self.retaliation_log)
+                          if e["event"] == "start")
+        if self.retaliation_active and self.week - last_start < 12:
+            return
+        decided = [r.participation for r in self.rules if r.participants is not None]
+        observed = float(np.mean(decided)) if decided else 0.0
+        for mbr in self.members:
+            if not mbr.leader:
+                mbr.learn(observed)
+        self._learned_campaigns = starts

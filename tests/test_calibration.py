@@ -131,7 +131,18 @@ def test_a_credible_counter_threat_deters_and_an_empty_one_does_not():
     assert empty["retaliation"]["weeks_active"] >= base["weeks_active"]
 
 
-def test_full_package_shortens_retaliation_and_absorbs_part_of_the_loss():
+def test_full_package_shortens_retaliation_and_keeps_korea_aligned():
+    alone = run("kor-aligns").summary
     r = run("kor-aligns-collective").summary
     assert r["deterred"]
-    assert r["absorption_ratio"] is not None and r["absorption_ratio"] > 0
+    assert r["retaliation"]["weeks_active"] < alone["retaliation"]["weeks_active"]
+    assert r["absorption_ratio"] is not None
+    # with allies it can count on, Korea holds its alignment instead of backing down
+    assert r["countries"]["KOR"]["alignment"] > alone["countries"]["KOR"]["alignment"]
+
+
+def test_members_learn_once_per_campaign_that_no_one_helped():
+    r = run("thaad-2017", steps=60)
+    cred = r.series("credibility", "KOR")
+    assert cred[0] == 0.5
+    assert cred[-1] == pytest.approx(0.25)  # one lesson: help observed 0, learning rate 0.5
