@@ -79,6 +79,19 @@ class RunResult:
     names: dict = field(repr=False)
     counterfactual: RunResult | None = field(default=None, repr=False)
 
+    def __repr__(self) -> str:
+        s = self.summary
+        r = s["retaliation"]
+        what = (f"China retaliated against {r['target']} for {r['weeks_active']} weeks"
+                if r["started"] else "no retaliation")
+        absorb = "" if s["absorption_ratio"] is None else \
+            f", absorption {s['absorption_ratio']:.3f}"
+        return (f"<RunResult {s['scenario']} seed={self.seed} weeks={self.steps}: {what}"
+                f"{', deterred' if s['deterred'] else ''}{absorb}>")
+
+    def _repr_html_(self) -> str:
+        return "<pre>" + self.table().replace("&", "&amp;").replace("<", "&lt;") + "</pre>"
+
     # --- tables --------------------------------------------------------------------------------
     @property
     def countries(self) -> pd.DataFrame:

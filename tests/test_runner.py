@@ -37,3 +37,10 @@ def test_same_seed_same_json_across_processes(chip4_exe, tmp_path):
         outs.append(p.stdout)
     assert outs[0] == outs[1]
     assert '"seed": 4' in outs[0]
+
+
+def test_result_reads_well_in_a_notebook():
+    r = run("thaad-2017", steps=20)
+    assert repr(r).startswith("<RunResult thaad-2017 seed=1 weeks=20: China retaliated against KOR")
+    assert "KOR" in r._repr_html_() and r._repr_html_().startswith("<pre>")
+    assert list(r.countries.columns)[:2] == ["output_loss_pct", "gdp_loss_pct"]
