@@ -172,7 +172,8 @@ class China(State):
         own = loss[cidx.index("CHN")] / self.gdp_week
         relief = min(0.9, sum(r.effective_credibility(m) * r.expected_relief(instrument)
                               for r in m.rules))
-        counter = 0.0 if exclude_counter else sum(r.threat(m) for r in m.rules) / self.gdp_week
+        counter = 0.0 if exclude_counter else sum(r.threat(m, target)
+                                                  for r in m.rules) / self.gdp_week
         noise = 1.0 + self.spec.noise * (m.china_rng.random() - 0.5) * 2
         best = None
         for inten in self.spec.intensities:
@@ -223,7 +224,7 @@ class China(State):
         pain = max(m.weekly_net_loss(c["target"]), 0.0) / m.states[c["target"]].gdp_week
         own = max(m.weekly_va_loss("CHN"), 0.0) / self.gdp_week
         # counter-measures: expected if pledged, certain once executed
-        counter = sum(r.executed_cost(m) if r.active else r.threat(m)
+        counter = sum(r.executed_cost(m) if r.active else r.threat(m, c["target"])
                       for r in m.rules) / self.gdp_week
         decay = 0.5 ** (weeks / self.spec.signal_halflife_weeks)
         value = self.resolve * pain * decay

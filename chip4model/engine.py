@@ -14,8 +14,10 @@ Each week (Hallegatte 2008, adapted to a firm/facility network):
    by the product's substitutability, and drift slowly back toward the old pattern once it
    works again; suppliers facing excess demand ramp capacity up toward ``ramp_max``.
 
-Everything is a numpy operation over nodes, slots (buyer x input product) or edges: no Python
-loop over nodes in a step. With no shock the baseline flows are an exact fixed point.
+The numpy version (``backend="numpy"``) is whole-array operations over nodes, slots (buyer x
+input product) and edges; the default compiled version (:mod:`chip4model._kernels`) does the
+same arithmetic in a few fused passes, bit for bit. Neither loops over nodes in Python. With no
+shock the baseline flows are an exact fixed point.
 """
 
 from __future__ import annotations

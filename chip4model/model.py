@@ -131,8 +131,9 @@ class Chip4Model(mesa.Model):
 
         table = country_table()
         self.china_params = dict(table.get("CHN", {}))
-        if s.china.dependence_threshold is not None:
-            self.china_params["dependence_threshold"] = s.china.dependence_threshold
+        for key in ("dependence_threshold", "counter_cost_multiplier"):
+            if getattr(s.china, key) is not None:   # the scenario overrides countries.toml
+                self.china_params[key] = getattr(s.china, key)
         self.china_supplies = {g.segments[x] for x in g.segment[g.nodes_where(country="CHN")]}
         self.rules = [RULES[r.type](**r.model_dump(exclude={"type"})) for r in s.rules]
         # what the pledged rules would relieve of a typical retaliation, if honoured
@@ -214,6 +215,7 @@ class Chip4Model(mesa.Model):
         self.weekly_output_c = self.x0_country.copy()
         self.transfers = np.zeros(self.n_c)          # cumulative, US$ m (received > 0)
         self.transfers_week = np.zeros(self.n_c)     # this week's
+        self.transfers_last = np.zeros(self.n_c)     # last week's
         self.loss_history: list[np.ndarray] = []     # weekly VA loss per country
         self.loss_52 = np.zeros(self.n_c)             # ... summed over the last 52 weeks
         prod_firm = (g.firm >= 0) & ~g.is_sink
@@ -267,9 +269,9 @@ class Chip4Model(mesa.Model):
             self.transfers_week[self.cidx(iso)] += amount
 
     def weekly_net_loss(self, iso: str) -> float:
-        """Last week's value-added loss less transfers received this week (US$ m)."""
+        """Last week's value-added loss less the transfers received last week (US$ m)."""
         i = self.cidx(iso)
-        return float(self.weekly_va_loss_c[i] - self.transfers_week[i])
+        return float(self.weekly_va_loss_c[i] - self.transfers_last[i])
 
     def record_rule_decision(self, rule, participants) -> None:
         self.rule_log.append({"week": self.week, "rule": rule.type, "target": rule.target,
@@ -377,7 +379,7 @@ class Chip4Model(mesa.Model):
         event bookkeeping (which costs more than the supply-chain step on the default graph);
         the model's own clock is ``week``."""
         g = self.graph
-        self.transfers_week = np.zeros(self.n_c)
+        self.transfers_last, self.transfers_week = self.transfers_week, np.zeros(self.n_c)
         self._events()
         self.china.step()
         self._scripted_retaliation()
@@ -428,7 +430,7 @@ class Chip4Model(mesa.Model):
                           if e["event"] == "start")
         if self.retaliation_active and self.week - last_start < 12:
             return
-        decided = [r.participation for r in self.rules if r.participants is not None]
+        decided = [e["participation"] for e in self.rule_log if e["week"] >= last_start]
         observed = float(np.mean(decided)) if decided else 0.0
         for mbr in self.members:
             if not mbr.leader:

@@ -192,8 +192,13 @@ class RunResult:
             lines.append("Retaliation was deterred (not started, or shorter than without the "
                          "rules).")
         if s["absorption_ratio"] is not None:
-            lines.append(f"Absorption ratio: {s['absorption_ratio']:.3f} of the target's loss "
-                         "removed by the collective rules.")
+            a = s["absorption_ratio"]
+            if a >= 0:
+                lines.append(f"Absorption ratio {a:.3f}: the collective rules removed "
+                             f"{100 * a:.1f}% of the target's loss.")
+            else:
+                lines.append(f"Absorption ratio {a:.3f}: with the collective rules the target "
+                             f"lost {-100 * a:.1f}% more than without them.")
         if s["recovery_weeks"] is not None:
             lines.append(f"The target recovered in {s['recovery_weeks']} weeks.")
         return "\n".join(lines)
@@ -307,7 +312,9 @@ def summarise(model, rec: Recorder, counterfactual: RunResult | None) -> dict:
         "weeks_active": int(active.sum()),
         "mean_intensity": float(rec.intensity[:T][active].mean()) if started else 0.0,
     }
-    deterred = bool(model.china.considered and model.china.chose_none and not started)
+    # deterrence is by the rules: without rules there is nothing to deter with
+    deterred = bool(model.rules and model.china.considered and model.china.chose_none
+                    and not started)
     absorption = None
     target = model.target
     if counterfactual is not None:

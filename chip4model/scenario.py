@@ -145,6 +145,7 @@ class ChinaSpec(Strict):
     cost_sensitivity: Annotated[float, Field(ge=0, le=100)] = 1.0
     escalation: Annotated[float, Field(ge=0, le=10)] = 0.5
     dependence_threshold: Fraction | None = None
+    counter_cost_multiplier: Annotated[float, Field(ge=0, le=100)] | None = None
     review_weeks: Annotated[int, Field(ge=1, le=520)] | None = None
     max_instruments: Annotated[int, Field(ge=1, le=4)] = 2
     decision_lag: Weeks = 2

@@ -55,3 +55,27 @@ def test_resolve_drives_how_long_china_keeps_at_it():
              for v in (0.3, 0.6, 0.9)]
     assert weeks[0] <= weeks[1] <= weeks[2]
     assert weeks[2] > 0
+
+
+def test_china_sees_the_targets_pain_net_of_compensation():
+    m = Chip4Model("thaad-2017", collect=False, rules=["compensation_fund"],
+                   rules__compensation_fund__delay=0, rules__compensation_fund__credibility=1.0)
+    for _ in range(10):
+        m.step()
+    assert m.weekly_net_loss("KOR") < m.weekly_va_loss("KOR")
+
+
+def test_the_counter_threat_leaves_out_the_targets_own_exports_and_scales():
+    m = Chip4Model("kor-aligns-collective", collect=False)
+    cr = next(r for r in m.rules if r.type == "counter_retaliation")
+    assert 0 < cr.threat(m, "KOR") < cr.threat(m, None)
+    m4 = Chip4Model("kor-aligns-collective", collect=False, china__counter_cost_multiplier=4.0)
+    cr4 = next(r for r in m4.rules if r.type == "counter_retaliation")
+    assert cr4.threat(m4, "KOR") == pytest.approx(2 * cr.threat(m, "KOR"))
+    assert 0 < cr.coverage <= 1
+
+
+def test_without_rules_nothing_is_deterred():
+    weak = run("kor-aligns", sets=["china.resolve=0.0"]).summary
+    assert not weak["retaliation"]["started"]
+    assert weak["deterred"] is False

@@ -98,3 +98,16 @@ def test_same_relative_scenario_path_in_two_folders_uses_each_folders_graph(tmp_
     assert Chip4Model("proj/own.toml", collect=False).graph.n_nodes == 60
     monkeypatch.chdir(b)
     assert Chip4Model("proj/own.toml", collect=False).graph.n_nodes == 80
+
+
+def test_counter_retaliation_on_a_graph_without_china(tmp_path):
+    G = _synthetic(60)
+    nx.set_node_attributes(G, {v: "JPN" for v, d in G.nodes(data=True)
+                               if d["country"] == "CHN"}, "country")
+    path = _scenario(tmp_path / "nochn", G, steps=10, target="KOR",
+                     rules=[{"type": "counter_retaliation", "delay": 1}])
+    m = Chip4Model(path, rng=1)
+    for _ in range(3):
+        m.step()
+    assert m.rules[0].threat(m, "KOR") == 0.0
+    assert run(path, seed=1).summary["deterred"] is False

@@ -121,8 +121,9 @@ class Rule:
         """Share of a retaliation's pain this rule is expected to remove, if honoured."""
         return self.commitment if instrument in self.relieves else 0.0
 
-    def threat(self, model) -> float:
-        """Expected weekly cost to China of the rule's counter-measures (US$ m / week)."""
+    def threat(self, model, target: str | None = None) -> float:
+        """Expected weekly cost to China of the rule's counter-measures if it retaliated
+        against ``target`` (US$ m / week)."""
         return 0.0
 
     def executed_cost(self, model) -> float:
@@ -182,6 +183,10 @@ class InputSharing(Rule):
     type = "input_sharing"
     relieves = ("export_restriction",)
 
+    def on_retaliation_end(self, model) -> None:
+        super().on_retaliation_end(model)
+        self.pool = None  # stockpiles are refilled before the next campaign
+
     def __init__(self, stockpile_weeks: float = 8.0, release_weeks: float = 4.0, **kw):
         super().__init__(**kw)
         self.stockpile_weeks, self.release_weeks = float(stockpile_weeks), float(release_weeks)
@@ -230,8 +235,14 @@ class CounterRetaliation(Rule):
 
     def bind(self, model):
         g: CompiledGraph = model.graph
+        self._g = g
         thr = self.threshold if self.threshold is not None else model.china_params.get(
             "dependence_threshold", 0.7)
+        self.high_dependence, self.coverage, self.weekly_value = [], 0.0, 0.0
+        self._edges_all = np.array([], dtype=np.int64)
+        self._value_by_country = np.zeros(len(g.countries))
+        if "CHN" not in g.countries:
+            return self
         chn = g.countries.index("CHN")
         into_chn = (g.country[g.dst] == chn) & ~g.domestic
         coal = np.isin(g.country[g.src], [g.countries.index(m) for m in ALLIANCE
@@ -245,25 +256,34 @@ class CounterRetaliation(Rule):
         self.high_dependence = [g.segments[s] for s in np.flatnonzero(dep > thr)]
         hd = np.isin(g.segment[g.src], np.flatnonzero(dep > thr))
         self._edges_all = np.flatnonzero(into_chn & coal & hd)
-        self._g = g
         # The modelled segments are coarser than Cha's product lines: cover only the value Cha
         # counts (US$46.6bn a year) of the coalition's exports in those segments.
         segment_value = float(g.f0[self._edges_all].sum())
         cha = float(model.china_params.get("coalition_high_dependence_imports_busd", np.inf))
         self.coverage = min(1.0, cha * 1000 / 52 / segment_value) if segment_value > 0 else 0.0
         self.weekly_value = self.coverage * segment_value
+        self._value_by_country = self.coverage * np.bincount(
+            g.country[g.src[self._edges_all]], g.f0[self._edges_all], minlength=len(g.countries))
         return self
 
-    def threat(self, model) -> float:
-        """China's expected weekly cost of the threat: credibility x commitment x the value it
-        covers x how much more than their price China loses without these goods."""
-        cred = self.effective_credibility(model)
-        return cred * self.commitment * self.weekly_value * float(
-            model.china_params.get("counter_cost_multiplier", 2.0))
+    def _multiplier(self, model) -> float:
+        return float(model.china_params.get("counter_cost_multiplier", 2.0))
+
+    def _value_from(self, model, members) -> float:
+        idx = [self._g.countries.index(m) for m in members if m in self._g.countries]
+        return float(self._value_by_country[idx].sum())
+
+    def threat(self, model, target: str | None = None) -> float:
+        """China's expected weekly cost of the threat: credibility x commitment x the value the
+        other members would cut x how much more than their price China loses without it."""
+        others = [m for m in ALLIANCE if m != target]
+        return (self.effective_credibility(model) * self.commitment
+                * self._value_from(model, others) * self._multiplier(model))
 
     def executed_cost(self, model) -> float:
-        return self.participation * self.commitment * self.weekly_value * float(
-            model.china_params.get("counter_cost_multiplier", 2.0))
+        """Weekly cost to China of the cuts being carried out by the participants."""
+        return self.commitment * self._value_from(model, self.participants or []) * \
+            self._multiplier(model)
 
     def act(self, model, controls):
         g = self._g
