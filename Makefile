@@ -2,7 +2,7 @@
 #
 #   make venv     create .venv (Python 3.12+) and install chip4model[test] with constraints.txt
 #   make test     ruff check + pytest
-#   make demo     run the default scenario and kor-aligns-collective
+#   make demo     set up, list the scenarios, run the default one (results/demo)
 #   make bench    run the benchmarks (python -m benchmarks)
 #   make lint     ruff check
 #   make format   ruff format
