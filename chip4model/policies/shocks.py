@@ -82,7 +82,7 @@ class ImportBan(Shock):
         return self
 
     def describe(self):
-        return f"import_ban:{self.target}:{'+'.join(self.segments)}"
+        return f"{self.type}:{self.target}:{'+'.join(self.segments)}"
 
 
 class ExportRestriction(Shock):
@@ -119,7 +119,8 @@ class FirmSanction(Shock):
             self.nodes = g.nodes_where(country=self.issuer, firm=self.firm)
         if self.mode in ("sales", "both"):
             firm_nodes = g.nodes_where(firm=self.firm)
-            firm_nodes = firm_nodes[g.country[firm_nodes] != g.countries.index(self.issuer)]
+            if self.issuer in g.countries:
+                firm_nodes = firm_nodes[g.country[firm_nodes] != g.countries.index(self.issuer)]
             self.edges = g.edges_between(firm_nodes,
                                          g.nodes_where(country=self.issuer, producers=False))
         return self
@@ -128,21 +129,15 @@ class FirmSanction(Shock):
         return f"firm_sanction:{self.firm}:{self.mode}"
 
 
-class ConsumerBoycott(Shock):
+class ConsumerBoycott(ImportBan):
+    """An import ban carried out by consumers and tour groups: the same cut of the issuer's
+    purchases, on the target's tourism and consumer goods by default."""
+
     type = "consumer_boycott"
 
     def __init__(self, target: str, segments=("tourism", "consumer_goods"), issuer: str = "CHN",
                  **kw):
-        super().__init__(**kw)
-        self.target, self.segments, self.issuer = target, list(segments), issuer
-
-    def bind(self, g):
-        self.edges = g.edges_between(g.nodes_where(country=self.target, segment=self.segments),
-                                     g.nodes_where(country=self.issuer, producers=False))
-        return self
-
-    def describe(self):
-        return f"consumer_boycott:{self.target}:{'+'.join(self.segments)}"
+        super().__init__(target=target, segments=segments, issuer=issuer, **kw)
 
 
 class Disruption(Shock):
