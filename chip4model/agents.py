@@ -97,6 +97,7 @@ class Member(State):
 
     def step(self) -> None:
         if self.leader:
+            self.assure()
             return
         m = self.model
         firms = m.firms_of.get(self.iso3)
@@ -109,6 +110,21 @@ class Member(State):
         self.alignment += 0.05 * (self.desired() - self.alignment)
         if self.in_controls and self.alignment < LEAVE_THRESHOLD:
             m.leave_controls(self.iso3)
+
+    def assure(self) -> None:
+        """The leader's weekly move: in the first twelve weeks of China's coercion of an ally,
+        Washington offers assurances, which lift that ally's belief in allied help a little each
+        week (``usa.assurance``; the workshop report found them thin). Then deeds decide:
+        members relearn from what allies actually did (:meth:`learn`)."""
+        m = self.model
+        target = m.campaign_target if m.retaliation_active else None
+        started = next((e["week"] for e in reversed(m.retaliation_log) if e["event"] == "start"),
+                       None)
+        if started is None or m.week - started >= 12:
+            return  # after the first twelve weeks, deeds have spoken
+        if target and target != self.iso3 and target in m.states:
+            ally = m.states[target]
+            ally.credibility += 0.1 * m.spec.usa.assurance * (1 - ally.credibility)
 
     def learn(self, observed_help: float) -> None:
         rate = 0.5 + 0.3 * self.model.levers.dialogue

@@ -79,3 +79,12 @@ def test_without_rules_nothing_is_deterred():
     weak = run("kor-aligns", sets=["china.resolve=0.0"]).summary
     assert not weak["retaliation"]["started"]
     assert weak["deterred"] is False
+
+
+def test_us_assurances_lift_the_targets_belief_only_while_it_is_coerced():
+    quiet = run("baseline", steps=30).series("credibility", "KOR")
+    coerced = run("thaad-2017", steps=10).series("credibility", "KOR")
+    assert (quiet == 0.5).all()
+    assert coerced[-1] > coerced[0] == 0.5
+    none = run("thaad-2017", steps=10, sets=["usa.assurance=0"]).series("credibility", "KOR")
+    assert (none == 0.5).all()
