@@ -232,7 +232,6 @@ class FlowEngine:
         self._sinks = np.flatnonzero(g.is_sink)
         self._sink_slots = np.flatnonzero(g.is_sink[g.slot_node])
         self._cap_base = g.x0 * (1.0 + g.spare)
-        self._ps_node = g.slot_node[g.prod_slots]
         self._ps_a = g.a[g.prod_slots]
         self._rate_e = g.subst_rate[g.edge_slot]
         self._revert_e = REVERSION * self._rate_e
@@ -385,7 +384,7 @@ class FlowEngine:
 
     # ----------------------------------------------------------------------------------------
     def value_added(self) -> np.ndarray:
-        """Value added of this week's output (baseline value-added share of output)."""
+        """Value added of last week's output (baseline value-added share of output)."""
         g = self.g
         ratio = np.divide(g.va0, g.x0, out=np.zeros_like(g.x0), where=g.x0 > 0)
         return np.where(g.is_sink, 0.0, ratio * self.output)

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .scenario import COUNTRIES, MEMBERS, Scenario
+from .scenario import COUNTRIES, Scenario
 
 RECOVERY_THRESHOLD = 0.001  # weekly value-added loss below 0.1% of baseline counts as recovered
 
@@ -359,4 +359,4 @@ def names_of(model) -> dict:
             "firm_base": [f.baseline_revenue for f in model.firms]}
 
 
-__all__ = ["Recorder", "RunResult", "summarise", "MEMBERS"]
+__all__ = ["Recorder", "RunResult", "summarise"]

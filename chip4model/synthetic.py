@@ -46,8 +46,6 @@ def synthetic_arrays(n_nodes: int, n_edges: int, n_segments: int = 10, seed: int
     src = np.concatenate([src, np.arange(n_prod)])
     dst = np.concatenate([dst, sink])
     flow = np.concatenate([flow, final])
-    # merge a producer->sink edge that duplicates an existing one (cannot happen: sinks only
-    # receive final sales), then return
     return {"segment": seg, "country": country, "n_prod": n_prod, "src": src, "dst": dst,
             "flow": flow, "seed": seed}
 

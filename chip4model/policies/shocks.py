@@ -64,9 +64,6 @@ class Shock:
     def describe(self) -> str:
         return self.type
 
-    def blocked_value(self, g: CompiledGraph) -> float:
-        """Baseline weekly value this shock would cut at full intensity."""
-        return float(g.f0[self.edges].sum() + g.x0[self.nodes].sum())
 
 
 class ImportBan(Shock):
@@ -108,7 +105,6 @@ class ExportRestriction(Shock):
 
 class FirmSanction(Shock):
     type = "firm_sanction"
-    MODES = ("operations", "sales", "both")
 
     def __init__(self, firm: str, mode: str = "both", issuer: str = "CHN", target=None, **kw):
         super().__init__(**kw)
