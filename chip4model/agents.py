@@ -118,9 +118,7 @@ class Member(State):
         members relearn from what allies actually did (:meth:`learn`)."""
         m = self.model
         target = m.campaign_target if m.retaliation_active else None
-        started = next((e["week"] for e in reversed(m.retaliation_log) if e["event"] == "start"),
-                       None)
-        if started is None or m.week - started >= 12:
+        if m.campaign_start is None or m.week - m.campaign_start >= 12:
             return  # after the first twelve weeks, deeds have spoken
         if target and target != self.iso3 and target in m.states:
             ally = m.states[target]

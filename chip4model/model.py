@@ -172,6 +172,8 @@ class Chip4Model(mesa.Model):
         self.campaign_target: str | None = None
         self.retaliation_active = False
         self.retaliation_log: list[dict] = []
+        self.campaigns = 0            # campaigns of retaliation so far
+        self.campaign_start: int | None = None   # week the latest one started
         self._learned_campaigns = 0   # campaigns members have learned from
         self.rule_log: list[dict] = []
         self.events = sorted(s.events, key=lambda e: e.week)
@@ -321,6 +323,8 @@ class Chip4Model(mesa.Model):
     def _on_retaliation(self, target: str) -> None:
         self.retaliation_active = True
         self.campaign_target = target
+        self.campaigns += 1
+        self.campaign_start = self.week
         self.target = self.target or target
         self.retaliation_log.append({"week": self.week, "event": "start", "target": target})
         for r in self.rules:
@@ -423,16 +427,13 @@ class Chip4Model(mesa.Model):
     def _learn(self) -> None:
         """Once per campaign, twelve weeks in or when it ends if sooner, members learn how far
         allies actually helped (the share of them that honoured the pledges)."""
-        starts = sum(1 for e in self.retaliation_log if e["event"] == "start")
-        if starts == 0 or self._learned_campaigns == starts:
+        if self.campaigns == self._learned_campaigns:
             return
-        last_start = next(e["week"] for e in reversed(self.retaliation_log)
-                          if e["event"] == "start")
-        if self.retaliation_active and self.week - last_start < 12:
+        if self.retaliation_active and self.week - self.campaign_start < 12:
             return
-        decided = [e["participation"] for e in self.rule_log if e["week"] >= last_start]
+        decided = [e["participation"] for e in self.rule_log if e["week"] >= self.campaign_start]
         observed = float(np.mean(decided)) if decided else 0.0
         for mbr in self.members:
             if not mbr.leader:
                 mbr.learn(observed)
-        self._learned_campaigns = starts
+        self._learned_campaigns = self.campaigns
