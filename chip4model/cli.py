@@ -76,10 +76,6 @@ def cmd_run(args) -> int:
     if args.out and Path(args.out).exists() and not Path(args.out).is_dir():
         raise InputError(args.out, "--out", "is an existing file (allowed: a folder path)")
     s = prepare(args.scenario, rules=args.rule, sets=args.set, steps=args.steps)
-    from .model import compiled_graph
-    from .scenario import check_against_graph, graph_path
-
-    check_against_graph(s, compiled_graph(graph_path(s)))
     result = run(s, seed=args.seed, counterfactual=not args.no_counterfactual)
     if args.out:
         result.write(args.out)
