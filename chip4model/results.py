@@ -315,8 +315,9 @@ def summarise(model, rec: Recorder, counterfactual: RunResult | None) -> dict:
     # deterrence is by the rules: without rules there is nothing to deter with
     deterred = bool(model.rules and model.china.considered and model.china.chose_none
                     and not started)
-    absorption = None
+    absorption = shock_absorption = None
     target = model.target
+    split = _campaign_split(model, rec, target) if target else None
     if counterfactual is not None:
         cf = counterfactual.summary
         cfr = cf["retaliation"]
@@ -327,6 +328,16 @@ def summarise(model, rec: Recorder, counterfactual: RunResult | None) -> dict:
             without = cf["countries"][target]["net_loss_pct"]
             if without > 1e-12:
                 absorption = float(1 - with_loss / without)
+            cf_weekly = cf["target_loss"]["weekly_campaign_pct"]
+            if cf_weekly is not None and cf_weekly > 1e-12 \
+                    and split["weekly_campaign_pct"] is not None:
+                shock_absorption = float(1 - max(split["weekly_campaign_pct"], 0.0) / cf_weekly)
+    elif target and not model.spec.rules:
+        # without rules a run is its own counterfactual: the rules absorb nothing
+        if countries[target]["net_loss_pct"] > 1e-12:
+            absorption = 0.0
+        if split["weekly_campaign_pct"] is not None and split["weekly_campaign_pct"] > 1e-12:
+            shock_absorption = 0.0
     recovery = None
     if target:
         i = g.countries.index(target)
@@ -348,7 +359,29 @@ def summarise(model, rec: Recorder, counterfactual: RunResult | None) -> dict:
         "log": sorted(model.retaliation_log + model.rule_log, key=lambda e: e["week"]),
         "deterred": deterred,
         "absorption_ratio": absorption,
+        "shock_absorption": shock_absorption,
+        "target_loss": split,
         "recovery_weeks": recovery,
+    }
+
+
+def _campaign_split(model, rec: Recorder, target: str) -> dict:
+    """The target's net loss split between the weeks China's retaliation was in force and the
+    other weeks (its own export controls, recovery), in % of annual GDP.
+
+    ``weekly_campaign_pct`` is the mean weekly net loss while the campaign ran (None if it
+    never did): the rate the shock absorption compares, so that a campaign made longer or
+    shorter by the rules does not count as absorption.
+    """
+    T, i = rec.t, model.graph.countries.index(target)
+    gdp = model.states[target].gdp
+    paid = np.diff(rec.transfers[:T, i], prepend=0.0)
+    net = 100 * (rec.va_loss[:T, i] - paid) / gdp
+    active = rec.intensity[:T] > 0
+    return {
+        "campaign_pct": float(net[active].sum()),
+        "other_pct": float(net[~active].sum()),
+        "weekly_campaign_pct": float(net[active].mean()) if active.any() else None,
     }
 
 

@@ -15,7 +15,7 @@ BUILTINS = {"baseline", "critical-minerals", "japan-2019", "kor-aligns", "kor-al
             "thaad-2017"}
 COUNTRIES = {"USA", "KOR", "JPN", "TWN", "CHN"}
 TOP_KEYS = {"scenario", "seed", "steps", "countries", "firms", "segments", "retaliation",
-            "deterred", "absorption_ratio", "recovery_weeks"}
+            "deterred", "absorption_ratio", "shock_absorption", "target_loss", "recovery_weeks"}
 RETALIATION_KEYS = {"started", "target", "instruments", "weeks_active", "mean_intensity"}
 
 
@@ -104,7 +104,7 @@ def test_run_json_is_one_document_with_the_documented_keys(thaad_json):
     r = d["retaliation"]
     assert r["started"] and r["target"] == "KOR" and r["instruments"] == ["consumer_boycott"]
     assert d["countries"]["KOR"]["gdp_loss_pct"] > 0
-    assert d["absorption_ratio"] is None  # no rules, no counterfactual
+    assert d["absorption_ratio"] == 0.0  # no rules: the run is its own counterfactual
 
 
 def test_run_json_and_out_agree(run_cli, tmp_path, thaad_json):

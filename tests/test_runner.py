@@ -1,6 +1,7 @@
 """run() drives the model with advance(); Mesa's step() does the same weekly update."""
 
 import numpy as np
+import pytest
 
 from chip4model import Chip4Model, run
 
@@ -20,7 +21,8 @@ def test_counterfactual_is_the_same_scenario_without_rules():
     r = run("kor-aligns-collective", seed=2, steps=60)
     cf = run("kor-aligns-collective", seed=2, steps=60, rules=["none"])
     assert r.counterfactual.summary["countries"] == cf.summary["countries"]
-    assert cf.summary["absorption_ratio"] is None
+    assert cf.summary["absorption_ratio"] == 0.0  # no rules absorb nothing
+    assert cf.summary["shock_absorption"] == 0.0
 
 
 def test_same_seed_same_json_across_processes(chip4_exe, tmp_path):
@@ -44,3 +46,20 @@ def test_result_reads_well_in_a_notebook():
     assert repr(r).startswith("<RunResult thaad-2017 seed=1 weeks=20: China retaliated against KOR")
     assert "KOR" in r._repr_html_() and r._repr_html_().startswith("<pre>")
     assert list(r.countries.columns)[:2] == ["output_loss_pct", "gdp_loss_pct"]
+
+
+def test_target_loss_splits_into_campaign_and_other_weeks():
+    d = run("kor-aligns-collective", seed=1).summary
+    split = d["target_loss"]
+    assert split["campaign_pct"] + split["other_pct"] == pytest.approx(
+        d["countries"]["KOR"]["net_loss_pct"], rel=1e-9, abs=1e-12)
+    weeks = d["retaliation"]["weeks_active"]
+    assert split["weekly_campaign_pct"] == pytest.approx(split["campaign_pct"] / weeks)
+    # shock absorption compares the weekly rate during the campaign with the counterfactual's
+    assert d["shock_absorption"] is not None and d["shock_absorption"] <= 1.0
+
+
+def test_shock_absorption_is_positive_for_market_absorption():
+    """Allies buying Korea's lost exports lower its weekly loss while the campaign runs."""
+    d = run("kor-aligns-collective", seed=1, rules=["market_absorption"]).summary
+    assert d["shock_absorption"] > 0.05

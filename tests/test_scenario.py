@@ -203,12 +203,12 @@ def test_model_keyword_parameters_are_scenario_overrides():
         Chip4Model("kor-aligns", china__bogus=1)
 
 
-def test_cli_rule_none_gives_no_rules_and_no_absorption_ratio(run_cli):
+def test_cli_rule_none_gives_no_rules_and_zero_absorption(run_cli):
     r = run_cli(["run", "kor-aligns-collective", "--rule", "none", "--steps", "20", "--json"])
     assert r.rc == 0, r.err
     d = json.loads(r.out)
     assert d["rules"] == []
-    assert d["absorption_ratio"] is None
+    assert d["absorption_ratio"] == 0.0  # no rules: the run is its own counterfactual
 
 
 def test_cli_two_rules_gives_exactly_those_rules(run_cli):
