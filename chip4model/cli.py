@@ -8,6 +8,9 @@
     chip4 validate FILE [FILE ...]                   check scenario or graph files
     chip4 graph export PATH                          write the default graph (.graphml or folder)
     chip4 graph info [PATH]                          size and segments of a graph
+    chip4 sweep EXPERIMENT [--workers N | --scheduler ADDR] [--quick] --out DIR [--resume]
+    chip4 report DIR [--out DIR]                     tables, figures and claims of a sweep
+    chip4 reproduce [EXPERIMENT ...] [--quick]       run experiments and check their claims
 
 Bad input prints one line naming the file, the field and what is allowed, and exits 2.
 """
@@ -54,7 +57,40 @@ def _parser() -> argparse.ArgumentParser:
     ge.add_argument("path", help="*.graphml file, or a folder for nodes.csv + edges.csv")
     gi = gs.add_parser("info", help="describe a graph (default: the built-in one)")
     gi.add_argument("path", nargs="?")
+
+    sw = sub.add_parser("sweep", help="run an experiment's design, streaming results to Parquet")
+    sw.add_argument("experiment", help="experiment .toml file")
+    sw.add_argument("--out", required=True, metavar="DIR", help="folder for the results")
+    _executor_args(sw)
+    sw.add_argument("--quick", action="store_true", help="use the experiment's [quick] sizes")
+    sw.add_argument("--resume", action="store_true",
+                    help="continue an interrupted sweep in DIR (finished runs are kept)")
+    sw.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    rp = sub.add_parser("report", help="summary tables, figures and claims of a finished sweep")
+    rp.add_argument("dir", help="a folder written by chip4 sweep")
+    rp.add_argument("--out", metavar="DIR", help="where to write (default: DIR/report)")
+
+    rr = sub.add_parser("reproduce", help="sweep, report and check the claims of experiments")
+    rr.add_argument("experiments", nargs="*", metavar="EXPERIMENT",
+                    help="experiment files (default: every experiments/*.toml)")
+    rr.add_argument("--quick", action="store_true", help="reduced samples, as each file says")
+    rr.add_argument("--out", default="results/reproduce", metavar="DIR",
+                    help="results folder; one sub-folder per experiment "
+                         "(default: results/reproduce)")
+    _executor_args(rr)
+    rr.add_argument("--no-progress", action="store_true", help="no progress bar")
     return p
+
+
+def _executor_args(p) -> None:
+    ex = p.add_mutually_exclusive_group()
+    ex.add_argument("--workers", type=int, metavar="N",
+                    help="local worker processes (default: all cores; 1 runs in-process)")
+    ex.add_argument("--scheduler", metavar="ADDRESS",
+                    help="run on a Dask cluster, e.g. tcp://scheduler.example.org:8786")
+    p.add_argument("--chunk-size", type=int, metavar="RUNS",
+                   help="runs per task (default: 16; kept by --resume)")
 
 
 def cmd_scenarios(args) -> int:
@@ -125,13 +161,73 @@ def cmd_graph(args) -> int:
     return 0
 
 
+def cmd_sweep(args) -> int:
+    from .experiment import load_experiment
+    from .sweep import SweepInterrupted, sweep
+
+    exp = load_experiment(args.experiment)
+    try:
+        res = sweep(exp, args.out, quick=args.quick, workers=args.workers,
+                    scheduler=args.scheduler, resume=args.resume, chunk_size=args.chunk_size,
+                    progress=not args.no_progress)
+    except SweepInterrupted as exc:
+        print(f"chip4: {exc}; continue with: chip4 sweep {args.experiment} --out {args.out} "
+              f"--resume" + (" --quick" if args.quick else ""), file=sys.stderr)
+        return 130
+    if res.ran == 0:
+        print(f"{args.out}: already complete ({res.n_runs} runs)")
+    else:
+        print(f"Wrote {Path(args.out) / 'runs.parquet'}: {res.n_runs} runs"
+              + (f" ({res.ran} this time)" if res.ran != res.n_runs else ""))
+    if res.failed:
+        print(f"chip4: {res.failed} of {res.n_runs} runs failed; their errors are in the "
+              "'error' column of runs.parquet", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_report(args) -> int:
+    from .report import write_report
+
+    out = write_report(args.dir, args.out)
+    print(f"Wrote {out / 'summary.md'}")
+    for r in _claims_of(args.dir):
+        print(r)
+    return 0
+
+
+def _claims_of(folder) -> list[str]:
+    from .claims import format_results
+    from .report import evaluate_folder_claims
+
+    results = evaluate_folder_claims(folder)
+    return [format_results(results)] if results else []
+
+
+def cmd_reproduce(args) -> int:
+    from .reproduce import reproduce
+
+    return reproduce(args.experiments, quick=args.quick, out=args.out, workers=args.workers,
+                     scheduler=args.scheduler, chunk_size=args.chunk_size,
+                     progress=not args.no_progress)
+
+
+def _on_sigterm(signum, frame):
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command is None:
         _parser().print_help()
         return 0
     handler = {"scenarios": cmd_scenarios, "run": cmd_run, "validate": cmd_validate,
-               "graph": cmd_graph}[args.command]
+               "graph": cmd_graph, "sweep": cmd_sweep, "report": cmd_report,
+               "reproduce": cmd_reproduce}[args.command]
+    if args.command in ("sweep", "reproduce"):
+        import signal
+
+        signal.signal(signal.SIGTERM, _on_sigterm)  # stop like Ctrl-C: save, then exit
     try:
         return handler(args)
     except InputError as exc:
