@@ -1,9 +1,10 @@
 # chip4model developer tasks (GNU make).
 #
 #   make venv     create .venv (Python 3.12+) and install chip4model[test] with constraints.txt
-#   make test     ruff check + pytest
+#   make test     ruff check + pytest + chip4 reproduce --quick (every experiment's claims)
 #   make demo     set up, list the scenarios, run the default one (results/demo)
 #   make bench    run the benchmarks (python -m benchmarks)
+#   make reproduce  run every experiment at full size and check its claims (results/reproduce)
 #   make lint     ruff check
 #   make format   ruff format
 #   make lock     regenerate constraints.txt from a fresh, unconstrained install
@@ -34,7 +35,7 @@ BOOTSTRAP_PYTHON ?= $(shell for c in $(PY312_CANDIDATES); do \
 # Lint only the paths that exist.
 LINT_PATHS = $(wildcard chip4model tests benchmarks app.py)
 
-.PHONY: help venv demo test bench lint format lock clean
+.PHONY: help venv demo test bench reproduce lint format lock clean
 
 help:
 	@sed -n 's/^#   //p' $(firstword $(MAKEFILE_LIST))
@@ -66,9 +67,13 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(RUFF) check $(LINT_PATHS)
 	$(PY) -m pytest -q
+	$(CHIP4) reproduce --quick --out results/reproduce --no-progress
 
 bench: $(STAMP)
 	$(PY) -m benchmarks
+
+reproduce: $(STAMP)
+	$(CHIP4) reproduce --out results/reproduce
 
 lint: $(STAMP)
 	$(RUFF) check $(LINT_PATHS)

@@ -5,7 +5,7 @@
     chip4 scenarios                                  built-in scenarios, one line each
     chip4 run [SCENARIO] [--steps N] [--seed S] [--rule R ...] [--set K=V ...] [--json]
               [--out DIR]                            run and summarise
-    chip4 validate FILE [FILE ...]                   check scenario or graph files
+    chip4 validate FILE [FILE ...]                   check scenario, experiment or graph files
     chip4 graph export PATH                          write the default graph (.graphml or folder)
     chip4 graph info [PATH]                          size and segments of a graph
     chip4 sweep EXPERIMENT [--workers N | --scheduler ADDR] [--quick] --out DIR [--resume]
@@ -48,7 +48,8 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--no-counterfactual", action="store_true",
                    help="skip the no-rules run (no absorption ratio)")
 
-    v = sub.add_parser("validate", help="check scenario (.toml) or graph (.graphml, folder) files")
+    v = sub.add_parser("validate", help="check scenario or experiment (.toml) or graph "
+                       "(.graphml, folder) files")
     v.add_argument("files", nargs="+")
 
     g = sub.add_parser("graph", help="export or describe a supply-chain graph")
@@ -131,7 +132,14 @@ def cmd_validate(args) -> int:
 
     for f in args.files:
         p = Path(f)
-        if p.suffix == ".toml":
+        if p.suffix == ".toml" and _is_experiment(p):
+            from .experiment import design, load_experiment
+
+            exp = load_experiment(p)
+            print(f"OK {f}: experiment '{exp.name}', {design(exp).n_runs} runs "
+                  f"({exp.sampler.method}, {len(exp.factors)} factor(s)), "
+                  f"{len(exp.expect)} claim(s)")
+        elif p.suffix == ".toml":
             s = load_scenario(p)
             check_against_graph(s, compiled_graph(graph_path(s)))
             print(f"OK {f}: scenario '{s.name}', {s.steps} weeks, {len(s.shocks)} shock(s), "
@@ -140,6 +148,16 @@ def cmd_validate(args) -> int:
             G = read_graph(p)
             print(f"OK {f}: graph with {G.number_of_nodes()} nodes, {G.number_of_edges()} edges")
     return 0
+
+
+def _is_experiment(p: Path) -> bool:
+    """An experiment file has metrics or factors; a scenario has neither."""
+    from .scenario import read_toml_file
+
+    if not p.exists():
+        return False
+    data = read_toml_file(p)
+    return "metrics" in data or "factors" in data
 
 
 def cmd_graph(args) -> int:
