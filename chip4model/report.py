@@ -461,8 +461,8 @@ def heatmap(sw: Sweep, metric: str, f1: dict, f2: dict, path: Path) -> str:
     ax.set_yticks(range(len(rows)), [_label(r) for r in rows])
     ax.set(xlabel=f2["name"], ylabel=f1["name"])
     others = [f["name"] for f in sw.varied() if f["name"] not in (f1["name"], f2["name"])]
-    avg = f", averaged over {', '.join(others)}" if others else ""
-    ax.set_title(f"Mean {metric} by {f1['name']} and {f2['name']}{avg}")
+    avg = f"\naveraged over {', '.join(others)}" if others else ""
+    ax.set_title(f"Mean {metric} by {f1['name']} and {f2['name']}{avg}", fontsize=10)
     frontier = "absorption" in metric and _crosses(grid, 0.5)
     if frontier:
         from matplotlib.lines import Line2D
