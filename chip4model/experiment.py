@@ -17,6 +17,7 @@ from __future__ import annotations
 import copy
 import hashlib
 from dataclasses import dataclass
+from itertools import product
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -37,6 +38,8 @@ from .scenario import (
 )
 
 SAMPLERS = ("full_factorial", "latin_hypercube", "sobol", "morris")
+SENSITIVITY_COLUMNS = {"sobol": ["S1", "S1_conf", "ST", "ST_conf"],
+                       "morris": ["mu", "mu_star", "mu_star_conf", "sigma"]}
 FACTOR_KINDS = ("set", "rules", "target")
 TESTS = ("paired", "welch", "one_sample")
 NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
@@ -146,16 +149,22 @@ class ClaimSpec(Strict):
     """A statement the results must support, e.g.::
 
         [[expect]]
-        claim = "Market absorption takes more of Korea's weekly loss than no rules"
-        check = "mean(shock_absorption | rules=market_absorption) > mean(shock_absorption | rules=none)"
+        claim = "Compensation takes on part of Korea's weekly loss"
+        check = "mean(shock_absorption | rules=compensation_fund) > 0"
         test = "paired"
 
     ``check`` is evaluated by :mod:`chip4model.claims`; ``tolerance`` is the slack allowed in
     the comparison; ``test`` adds a one-sided test over replications at level ``alpha``.
+    With ``on = "sensitivity"`` the check reads the sensitivity indices instead of the runs
+    (Sobol and Morris designs): one row per metric and factor, columns ``metric``, ``factor``
+    and the indices (``S1``, ``S1_conf``, ``ST``, ``ST_conf``; or ``mu``, ``mu_star``,
+    ``mu_star_conf``, ``sigma``), e.g.
+    ``argmax(mean(ST | metric=KOR.net_loss_pct) by factor) == china_resolve``.
     """
 
     claim: Annotated[str, Field(min_length=1)]
     check: Annotated[str, Field(min_length=3)]
+    on: Literal["runs", "sensitivity"] = "runs"
     tolerance: Annotated[float, Field(ge=0)] = 0.0
     test: Literal["paired", "welch", "one_sample"] | None = None
     alpha: Annotated[float, Field(gt=0, lt=1)] = 0.05
@@ -244,6 +253,9 @@ def _set_value(data: dict, path: str, value, source: str) -> None:
     """Set ``path`` in the scenario dict; a path into a rule the point does not have is skipped."""
     parts = path.split(".")
     if parts[0] == "rules" and len(parts) > 1 and not parts[1].isdigit():
+        if parts[1] not in RULE_TYPES:
+            raise InputError(source, f"--set {path}",
+                             f"unknown rule {parts[1]!r} ({allowed(RULE_TYPES)})")
         if not any(r.get("type") == parts[1] for r in data.get("rules", [])):
             return
     set_path(data, path, value, source)
@@ -284,13 +296,17 @@ def base_scenario(exp: Experiment, steps: int | None = None) -> Scenario:
     src = Path(exp.source) if exp.source.endswith(".toml") else None
     try:
         s = load_scenario(_base_path(exp, src))
+    except InputError as err:
+        where = err.source if err.field in ("scenario", "file") else f"{err.source}: {err.field}"
+        raise InputError(exp.source, "scenario", f"{where}: {err.message}") from None
+    try:
         s = apply_sets(s, list(exp.set))
         n = steps or exp.steps
         if n is not None:
             s = apply_sets(s, [f"steps={int(n)}"])
     except InputError as err:
-        raise InputError(exp.source, "scenario" if "--set" not in err.field else "set",
-                         f"{err.source}: {err.field}: {err.message}") from None
+        raise InputError(exp.source, "set", f"{err.field.removeprefix('--set ')}: "
+                         f"{err.message}") from None
     return s
 
 
@@ -340,11 +356,12 @@ def check_experiment(exp: Experiment) -> None:
 
     names = exp.factor_names
     for i, n in enumerate(names):
-        if n in RESERVED or n in names[:i]:
-            why = "is reserved" if n in RESERVED else "is used twice"
+        if n in RESERVED or n in names[:i] or n in exp.metrics:
+            why = ("is reserved" if n in RESERVED else "is used twice" if n in names[:i]
+                   else "is also a metric")
             raise InputError(exp.source, f"factors[{i}].name",
-                             f"{n!r} {why} (factor names must be unique and not one of "
-                             f"{', '.join(RESERVED)})")
+                             f"{n!r} {why} (factor names must be unique, not a metric and not "
+                             f"one of {', '.join(RESERVED)})")
     if exp.sampler.method == "full_factorial":
         for i, f in enumerate(exp.factors):
             if f.range is not None and f.levels is None:
@@ -354,15 +371,39 @@ def check_experiment(exp: Experiment) -> None:
         raise InputError(exp.source, "factors", f"the {exp.sampler.method} sampler needs at "
                          "least one factor")
     base = base_scenario(exp)
+    # a set path into a rule is applied only where the point has that rule: probe every value
+    # with every choice of rules, and refuse a path into a rule that no point has
+    rules_fs = [g for g in exp.factors if g.kind == "rules"]
+    in_design = ({n for g in rules_fs for v in g.values for n in rule_names(v)} if rules_fs
+                 else {r.type for r in base.rules})
+    for i, f in enumerate(exp.factors):
+        for path in f.set:
+            parts = path.split(".")
+            if parts[0] != "rules" or len(parts) < 2 or parts[1].isdigit():
+                continue
+            if parts[1] not in RULE_TYPES:
+                raise InputError(exp.source, f"factors[{i}].set", f"{path!r}: unknown rule "
+                                 f"{parts[1]!r} ({allowed(RULE_TYPES)})")
+            if parts[1] not in in_design:
+                raise InputError(exp.source, f"factors[{i}].set",
+                                 f"{path!r} moves rule {parts[1]!r}, which no point of the "
+                                 f"design has (rules in the design: "
+                                 f"{', '.join(sorted(in_design)) or 'none'})")
+    choices = list(product(*(g.values for g in rules_fs)))
     for i, f in enumerate(exp.factors):
         probe = f.values if f.values is not None else [f.from_unit(0.0), f.from_unit(1.0)]
         for v in probe:
-            vals = {g.name: (v if g is f else _first(g)) for g in exp.factors}
-            try:
-                apply_point(base, exp.factors, vals)
-            except InputError as err:
-                raise InputError(exp.source, f"factors[{i}] ({f.name} = {v!r})",
-                                 f"{err.field}: {err.message}") from None
+            for choice in (choices if f.kind != "rules" else [()]):
+                vals = {g.name: _first(g) for g in exp.factors}
+                vals.update(zip((g.name for g in rules_fs), choice, strict=False))
+                vals[f.name] = v
+                try:
+                    apply_point(base, exp.factors, vals)
+                except InputError as err:
+                    where = "".join(f", {k} = {vals[k]!r}" for k, _ in
+                                    zip((g.name for g in rules_fs), choice, strict=False))
+                    raise InputError(exp.source, f"factors[{i}] ({f.name} = {v!r}{where})",
+                                     f"{err.field}: {err.message}") from None
     from .model import compiled_graph
     from .scenario import graph_path
 
@@ -381,7 +422,14 @@ def check_experiment(exp: Experiment) -> None:
         from .claims import parse_check
     for i, c in enumerate(exp.expect):
         try:
-            parse_check(c.check, metrics=exp.metrics, factors=names)
+            if c.on == "sensitivity":
+                if exp.sampler.method not in SENSITIVITY_COLUMNS:
+                    raise ValueError(f"claims on sensitivity need a sobol or morris sampler "
+                                     f"(this experiment uses {exp.sampler.method})")
+                parse_check(c.check, metrics=SENSITIVITY_COLUMNS[exp.sampler.method],
+                            factors=["metric", "factor"], test=c.test)
+            else:
+                parse_check(c.check, metrics=exp.metrics, factors=names, test=c.test)
         except ValueError as err:
             raise InputError(exp.source, f"expect[{i}].check", str(err)) from None
 
@@ -449,8 +497,6 @@ def design(exp: Experiment, quick: bool = False) -> Design:
     sampler_seed, seeds = seeds_for(exp, reps)
     method = exp.sampler.method
     if method == "full_factorial":
-        from itertools import product
-
         grids = [f.grid(q.levels if (quick and q.levels and f.range is not None) else None)
                  for f in exp.factors]
         points = [dict(zip(exp.factor_names, combo, strict=True)) for combo in product(*grids)]

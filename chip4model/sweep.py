@@ -152,7 +152,7 @@ def open_executor(workers: int | None = None, scheduler: str | None = None):
 
         try:
             client = Client(scheduler, timeout="20s")
-        except OSError as exc:
+        except (OSError, ValueError) as exc:      # unreachable, or not an address at all
             raise InputError(scheduler, "--scheduler", f"cannot reach the Dask scheduler "
                              f"({exc}); allowed: an address like tcp://host:8786") from None
         try:
@@ -378,20 +378,7 @@ def sweep(exp: Experiment, out: str | Path, *, quick: bool = False, workers: int
     if manifest is not None and manifest.get("status") == "complete":
         return SweepResult(out, manifest["n_runs"], manifest.get("failed", 0), "complete", 0)
     size = (manifest or {}).get("chunk_size") or chunk_size or RUNS_PER_CHUNK
-    parts.mkdir(parents=True, exist_ok=True)
-    if manifest is None:
-        manifest = _new_manifest(exp, d, quick, size)
-        src = Path(exp.source)
-        if src.is_file():
-            _atomic_write_bytes(out / "experiment.toml", src.read_bytes())
-        _write_table(out / "design.parquet", design_table(exp, d))
-    manifest["status"] = "running"
-    manifest.setdefault("sessions", []).append({"started": _now()})
     chunks = _chunks(d, size)
-    done = _done_chunks(parts)
-    todo = [c for c in range(len(chunks)) if c not in done]
-    n_done = sum(len(chunks[c]) for c in done)
-    bar = Progress(d.n_runs, n_done, enabled=progress)
 
     def task(c: int) -> Chunk:
         runs = []
@@ -402,8 +389,23 @@ def sweep(exp: Experiment, out: str | Path, *, quick: bool = False, workers: int
 
     ran = 0
     with _executor_for(executor, workers, scheduler) as (ex, slots, desc):
-        manifest["sessions"][-1]["executor"] = desc
+        # Nothing is written before the executor is up (a bad --scheduler leaves no folder),
+        # and the manifest comes first, so a sweep killed at any point can be resumed.
+        if manifest is None:
+            manifest = _new_manifest(exp, d, quick, size)
+        manifest["status"] = "running"
+        manifest.setdefault("sessions", []).append({"started": _now(), "executor": desc})
+        out.mkdir(parents=True, exist_ok=True)
         _write_json(out / "manifest.json", manifest)
+        src = Path(exp.source)
+        if src.is_file() and not (out / "experiment.toml").exists():
+            _atomic_write_bytes(out / "experiment.toml", src.read_bytes())
+        if not (out / "design.parquet").exists():
+            _write_table(out / "design.parquet", design_table(exp, d))
+        parts.mkdir(exist_ok=True)
+        done = _done_chunks(parts)
+        todo = [c for c in range(len(chunks)) if c not in done]
+        bar = Progress(d.n_runs, sum(len(chunks[c]) for c in done), enabled=progress)
         window = max(2, 3 * slots)
         pending: set[Future] = set()
         queue = iter(todo)
