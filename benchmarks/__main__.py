@@ -24,8 +24,17 @@ CASES = (
     ("engine_step", "100k"),
     ("networkx_loop", "10k"),
     ("networkx_loop", "100k"),
+    ("sweep_throughput", "1w"),
+    ("sweep_throughput", "2w"),
+    ("sweep_throughput", "dask2"),
+    ("sweep_memory", "500"),
+    ("sweep_memory", "1k"),
+    ("sweep_memory", "5k"),
+    ("sweep_memory", "10k"),
 )
-QUICK_SKIP = {"100k"}  # --quick leaves out the 1M-edge graph unless --only names it
+# --quick leaves these out unless --only names them: the 1M-edge graph, the big sweeps
+QUICK_SKIP = {("engine_step", "100k"), ("networkx_loop", "100k"), ("sweep_memory", "5k"),
+              ("sweep_memory", "10k")}
 DOC = ROOT / "docs" / "benchmarks.md"
 OUT = ROOT / "benchmarks" / "out" / "results.json"
 CHILD_TIMEOUT_S = 1200
@@ -45,6 +54,14 @@ def _run_case(name: str, case: str | None, quick: bool) -> dict:
         from .bench_networkx import bench_networkx_loop
 
         return bench_networkx_loop(case, quick)
+    if name == "sweep_throughput":
+        from .bench_sweep import bench_sweep_throughput
+
+        return bench_sweep_throughput(case, quick)
+    if name == "sweep_memory":
+        from .bench_sweep import bench_sweep_memory
+
+        return bench_sweep_memory(case, quick)
     raise ValueError(f"unknown benchmark {name!r}")
 
 
@@ -56,6 +73,7 @@ def _spawn(name: str, case: str | None, quick: bool) -> dict:
         cmd = [sys.executable, "-m", "benchmarks", "--child", spec, "--result", str(out)]
         if quick:
             cmd.append("--quick")
+        load0 = [round(x, 2) for x in os.getloadavg()]
         t0 = time.perf_counter()
         try:
             proc = subprocess.run(cmd, cwd=ROOT, timeout=CHILD_TIMEOUT_S)
@@ -69,12 +87,48 @@ def _spawn(name: str, case: str | None, quick: bool) -> dict:
             res = {"benchmark": name, "case": case, "error": f"child exited with {rc}",
                    "pass": False}
     res["wall_s"] = wall
+    res["load"] = [load0, [round(x, 2) for x in os.getloadavg()]]
     return res
+
+
+def _merge(run: dict, only: bool) -> dict:
+    """Stamp each new row with the run that measured it; with ``--only``, keep the rows of the
+    other cases from the previous results file, so a partial run updates rather than wipes."""
+    from .bench_sweep import annotate_speedups
+
+    m = run["machine"]
+    measured = {"command": run["command"], "date": run["date"], "mode": run["mode"],
+                "total_s": run["total_s"], "git_head": m["git_head"],
+                "chip4model_dirty": m["chip4model_dirty"],
+                "load": [m["loadavg_at_start"], m["loadavg_at_end"]]}
+    for r in run["results"]:
+        r["measured"] = measured
+    results = run["results"]
+    if only and OUT.exists():
+        try:
+            old = json.loads(OUT.read_text())
+        except (OSError, json.JSONDecodeError):
+            old = {}
+        om = old.get("machine", {})
+        old_measured = {"command": old.get("command"), "date": old.get("date"),
+                        "mode": old.get("mode"), "total_s": old.get("total_s"),
+                        "git_head": om.get("git_head"),
+                        "chip4model_dirty": om.get("chip4model_dirty"),
+                        "load": [om.get("loadavg_at_start"), om.get("loadavg_at_end")]}
+        new = {(r["benchmark"], r.get("case")) for r in results}
+        kept = [r | {"measured": r.get("measured") or old_measured}
+                for r in old.get("results", [])
+                if (r.get("benchmark"), r.get("case")) not in new and r.get("benchmark")]
+        order = {c: i for i, c in enumerate(CASES)}
+        results = sorted(kept + results,
+                         key=lambda r: order.get((r["benchmark"], r.get("case")), len(order)))
+    annotate_speedups(results)
+    return run | {"results": results}
 
 
 def _select(only: list[str] | None, quick: bool) -> list[tuple[str, str | None]]:
     if not only:
-        return [(n, c) for n, c in CASES if not (quick and c in QUICK_SKIP)]
+        return [(n, c) for n, c in CASES if not (quick and (n, c) in QUICK_SKIP)]
     chosen = []
     for spec in only:
         for part in spec.split(","):
@@ -84,7 +138,7 @@ def _select(only: list[str] | None, quick: bool) -> list[tuple[str, str | None]]
                 known = ", ".join(n if c is None else f"{n}[:{c}]" for n, c in CASES)
                 raise SystemExit(f"unknown benchmark {part!r}; known: {known}")
             if not case and quick:
-                match = [(n, c) for n, c in match if c not in QUICK_SKIP] or match
+                match = [m for m in match if m not in QUICK_SKIP] or match
             chosen += [m for m in match if m not in chosen]
     return chosen
 
@@ -102,14 +156,18 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     p = argparse.ArgumentParser(
         prog="python -m benchmarks",
-        description="Time chip4model (default run, engine step, networkx-loop comparison); "
-                    f"print a table, write {OUT.relative_to(ROOT)} and, for a full run, "
-                    f"{DOC.relative_to(ROOT)}.")
+        description="Time chip4model (default run, engine step, networkx-loop comparison, "
+                    "sweep throughput and coordinator memory); print a table, write "
+                    f"{OUT.relative_to(ROOT)} (with --only, merged into the rows already "
+                    f"there) and, for a full run, {DOC.relative_to(ROOT)}.")
     p.add_argument("--quick", action="store_true",
-                   help="fewer repetitions and no 1M-edge graph; does not rewrite the docs")
+                   help="fewer repetitions, no 1M-edge graph, 60-run throughput sweeps and "
+                        "memory sweeps of 500 and 1,000 runs only; does not rewrite the docs")
     p.add_argument("--only", action="append", metavar="NAME[:CASE]",
-                   help="run only these (run_default, engine_step, networkx_loop; cases 10k, "
-                        "100k); repeatable or comma-separated")
+                   help="run only these (run_default; engine_step, networkx_loop: cases 10k, "
+                        "100k; sweep_throughput: 1w, 2w, dask2; sweep_memory: 500, 1k, 5k, "
+                        "10k); repeatable or comma-separated; the other cases keep their "
+                        "previous figures")
     w = p.add_mutually_exclusive_group()
     w.add_argument("--write", action="store_true",
                    help=f"rewrite {DOC.relative_to(ROOT)} even with --quick or --only")
@@ -147,6 +205,7 @@ def main(argv: list[str] | None = None) -> int:
         "mode": "quick" if args.quick else "full", "total_s": time.perf_counter() - t0,
         "machine": machine, "results": results,
     }
+    run = _merge(run, bool(args.only))   # results: this run's rows (the --strict verdict)
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(json.dumps(run, indent=1, default=float))
     print(stdout_table(run))

@@ -48,6 +48,21 @@ def current_rss_mb() -> float:
         return float("nan")
 
 
+def system_cpu() -> dict:
+    """Seconds of CPU time the whole machine has spent busy, idle and stolen (by the host,
+    for other guests) since boot, summed over cores, from the first line of /proc/stat."""
+    try:
+        with open("/proc/stat") as f:
+            v = [int(x) for x in f.readline().split()[1:]]
+    except (OSError, ValueError):
+        return {}
+    v += [0] * (8 - len(v))
+    hz = os.sysconf("SC_CLK_TCK")
+    user, nice, system, idle, iowait, irq, softirq, steal = v[:8]
+    return {"busy": (user + nice + system + irq + softirq) / hz, "idle": (idle + iowait) / hz,
+            "steal": steal / hz}
+
+
 def nbytes_mb(*objs) -> float:
     """Total size of the numpy arrays among the attributes of ``objs``, in MiB."""
     total = 0

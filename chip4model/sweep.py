@@ -21,6 +21,7 @@ the tables are identical whatever the executor, the number of workers or the com
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import shutil
@@ -46,6 +47,8 @@ from .experiment import Design, Experiment, FactorSpec, apply_point, base_scenar
 from .metrics import metric_value
 
 RUNS_PER_CHUNK = 16      # ~1 s of work on the default graph: task overhead stays negligible
+ROW_GROUP = 65_536       # rows per Parquet row group in runs.parquet
+GC_EVERY = 200           # runs between full garbage collections in a worker
 PART = "parts"
 
 
@@ -70,6 +73,7 @@ def run_chunk(chunk: Chunk) -> tuple[int, dict, object]:
     """
     from .runner import run
 
+    global _runs_since_gc
     cols: dict[str, list] = {k: [] for k in ("run_id", "point", "rep", "seed", "status",
                                              "error", *chunk.metrics)}
     series = []
@@ -93,6 +97,12 @@ def run_chunk(chunk: Chunk) -> tuple[int, dict, object]:
             status, error = "error", f"{type(exc).__name__}: {exc}".replace("\n", " ")[:500]
         cols["status"].append(status)
         cols["error"].append(error)
+        _runs_since_gc += 1
+        if _runs_since_gc >= GC_EVERY:
+            # A model and its agents refer to each other: only a full collection frees them,
+            # and Python runs one too rarely for a long-lived worker's memory to stay flat.
+            gc.collect()
+            _runs_since_gc = 0
         for m, v in zip(chunk.metrics, vals, strict=True):
             cols[m].append(v)
     ts_frame = None
@@ -101,6 +111,9 @@ def run_chunk(chunk: Chunk) -> tuple[int, dict, object]:
 
         ts_frame = pd.concat(series, ignore_index=True)
     return chunk.chunk_id, cols, ts_frame
+
+
+_runs_since_gc = 0
 
 
 def _init_worker() -> None:
@@ -494,23 +507,50 @@ def _new_manifest(exp: Experiment, d: Design, quick: bool, size: int) -> dict:
     }
 
 
+class _RowGroups:
+    """Write tables to a Parquet file in row groups of exactly ``size`` rows (the last one
+    shorter), whatever sizes the tables come in: the file does not depend on the chunk size,
+    and the writer's metadata stays small however many chunks there were."""
+
+    def __init__(self, path: Path, schema: pa.Schema, size: int | None = None):
+        self.writer = pq.ParquetWriter(path, schema)
+        self.size, self.buffer, self.rows = size or ROW_GROUP, [], 0
+
+    def write(self, table: pa.Table) -> None:
+        self.buffer.append(table)
+        self.rows += table.num_rows
+        if self.rows >= self.size:
+            whole = pa.concat_tables(self.buffer)
+            n = (self.rows // self.size) * self.size
+            self.writer.write_table(whole.slice(0, n), row_group_size=self.size)
+            rest = whole.slice(n)
+            self.buffer, self.rows = ([rest] if rest.num_rows else []), rest.num_rows
+
+    def close(self) -> None:
+        if self.rows:
+            self.writer.write_table(pa.concat_tables(self.buffer), row_group_size=self.size)
+        self.writer.close()
+
+
 def _consolidate(out: Path, exp: Experiment, n_chunks: int) -> int:
     """Concatenate the parts in run order into runs.parquet (and timeseries.parquet);
     return the number of failed runs."""
     parts = out / PART
     failed = 0
     tmp = out / "runs.parquet.tmp"
-    with pq.ParquetWriter(tmp, runs_schema(exp)) as w:
-        for c in range(n_chunks):
-            t = pq.read_table(parts / f"runs-{c:06d}.parquet")
-            failed += int(np.sum(np.asarray(t.column("status").to_pylist()) != "ok"))
-            w.write_table(t)
+    w = _RowGroups(tmp, runs_schema(exp))
+    for c in range(n_chunks):
+        t = pq.read_table(parts / f"runs-{c:06d}.parquet")
+        failed += int(np.sum(np.asarray(t.column("status").to_pylist()) != "ok"))
+        w.write(t)
+    w.close()
     os.replace(tmp, out / "runs.parquet")
     if exp.timeseries:
         tmp = out / "timeseries.parquet.tmp"
-        with pq.ParquetWriter(tmp, TS_SCHEMA) as w:
-            for c in range(n_chunks):
-                w.write_table(pq.read_table(parts / f"ts-{c:06d}.parquet"))
+        w = _RowGroups(tmp, TS_SCHEMA, ROW_GROUP * 16)
+        for c in range(n_chunks):
+            w.write(pq.read_table(parts / f"ts-{c:06d}.parquet"))
+        w.close()
         os.replace(tmp, out / "timeseries.parquet")
     return failed
 
