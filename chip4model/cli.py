@@ -137,8 +137,8 @@ def cmd_validate(args) -> int:
 
             exp = load_experiment(p)
             print(f"OK {f}: experiment '{exp.name}', {design(exp).n_runs} runs "
-                  f"({exp.sampler.method}, {len(exp.factors)} factor(s)), "
-                  f"{len(exp.expect)} claim(s)")
+                  f"({design(exp, quick=True).n_runs} with --quick; {exp.sampler.method}, "
+                  f"{len(exp.factors)} factor(s)), {len(exp.expect)} claim(s)")
         elif p.suffix == ".toml":
             s = load_scenario(p)
             check_against_graph(s, compiled_graph(graph_path(s)))

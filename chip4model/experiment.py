@@ -9,7 +9,7 @@ With its seed it describes every run of a sweep completely.
 >>> d.n_runs == len(d.points) * exp.replications                   # doctest: +SKIP
 True
 
-The file format is described in ``docs/user-guide.md`` ("Experiments").
+The file format is described in ``docs/user-guide.md`` ("Experiments and sweeps").
 """
 
 from __future__ import annotations

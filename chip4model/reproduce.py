@@ -3,8 +3,9 @@
 Every experiment file is loaded and checked before anything runs, so a malformed one stops
 the command at once (exit 2) with nothing written. Each experiment's results go to
 ``OUT/<name>`` (``OUT/<name>-quick`` with ``--quick``). A folder from an earlier, identical
-sweep (same experiment file, same code) is reused, an interrupted one is resumed, and any
-other is replaced. The exit code is 0 if every claim holds, 1 if any fails or any run failed.
+sweep (same experiment file, same chip4model files: ``code_sha256`` in its manifest) is
+reused, an interrupted one is resumed, and any other is replaced. The exit code is 0 if every
+claim holds, 1 if any fails or any run failed.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ def experiment_files(paths: list[str]) -> list[Path]:
 
 def _prepare_folder(folder: Path, exp: Experiment, quick: bool) -> None:
     """Keep a folder this exact sweep can reuse or resume; clear one from another sweep."""
-    from .sweep import git_commit, read_manifest
+    from .sweep import code_fingerprint, read_manifest
 
     if not folder.exists():
         return
@@ -40,9 +41,7 @@ def _prepare_folder(folder: Path, exp: Experiment, quick: bool) -> None:
                              "(choose another --out)")
         return
     m = read_manifest(folder)
-    commit = git_commit()
-    same_code = commit is not None and not commit.endswith("+dirty") \
-        and m.get("git_commit") == commit
+    same_code = m.get("code_sha256") == code_fingerprint()
     if m.get("experiment_sha256") == exp.digest and bool(m.get("quick")) == quick \
             and (same_code or m.get("status") != "complete"):
         return

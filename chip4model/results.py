@@ -191,7 +191,9 @@ class RunResult:
         if s["deterred"]:
             lines.append("Retaliation was deterred (not started, or shorter than without the "
                          "rules).")
-        if s["absorption_ratio"] is not None:
+        if not s["rules"]:
+            lines.append("No collective-resilience rules: nothing was absorbed.")
+        elif s["absorption_ratio"] is not None:
             a = s["absorption_ratio"]
             if a >= 0:
                 lines.append(f"Absorption ratio {a:.3f}: the collective rules removed "
@@ -199,6 +201,9 @@ class RunResult:
             else:
                 lines.append(f"Absorption ratio {a:.3f}: with the collective rules the target "
                              f"lost {-100 * a:.1f}% more than without them.")
+            if s.get("shock_absorption") is not None:
+                lines.append(f"Shock absorption {s['shock_absorption']:.3f}: the share of the "
+                             "target's weekly loss during the campaign the rules took on.")
         if s["recovery_weeks"] is not None:
             lines.append(f"The target recovered in {s['recovery_weeks']} weeks.")
         return "\n".join(lines)

@@ -21,13 +21,16 @@ the tables are identical whatever the executor, the number of workers or the com
 
 from __future__ import annotations
 
+import functools
 import gc
+import hashlib
 import json
 import os
 import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -117,12 +120,32 @@ _runs_since_gc = 0
 
 
 def _init_worker() -> None:
-    """Process-pool workers leave Ctrl-C to the coordinator, which shuts them down cleanly."""
+    """Process-pool workers leave Ctrl-C to the coordinator, which shuts them down cleanly,
+    and exit on their own if the coordinator is killed outright (SIGKILL)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
+
+
+def _exit_with_parent(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    os._exit(1)
 
 
 def _worker_version() -> str:
-    return __version__
+    return f"{__version__} (code {code_fingerprint()[:12]})"
+
+
+@functools.cache
+def code_fingerprint() -> str:
+    """SHA-256 of chip4model's own files (code, data tables, built-in scenarios): two processes
+    with the same fingerprint compute the same results."""
+    root = Path(__file__).resolve().parent
+    h = hashlib.sha256()
+    for p in sorted(root.rglob("*")):
+        if p.is_file() and p.suffix in (".py", ".csv", ".toml") and "__pycache__" not in p.parts:
+            h.update(p.relative_to(root).as_posix().encode() + b"\0" + p.read_bytes() + b"\0")
+    return h.hexdigest()
 
 
 # --- executors -------------------------------------------------------------------------------
@@ -170,10 +193,10 @@ def open_executor(workers: int | None = None, scheduler: str | None = None):
                              f"({exc}); allowed: an address like tcp://host:8786") from None
         try:
             versions = set(client.run(_worker_version).values())
-            if versions and versions != {__version__}:
+            if versions and versions != {_worker_version()}:
                 raise InputError(scheduler, "--scheduler", f"workers run chip4model "
-                                 f"{', '.join(sorted(versions))}, this is {__version__} "
-                                 "(install the same version on the workers)")
+                                 f"{', '.join(sorted(versions))}, this is "
+                                 f"{_worker_version()} (install the same code on the workers)")
             slots = sum(w.get("nthreads", 1)
                         for w in client.scheduler_info()["workers"].values()) or 1
             yield client.get_executor(pure=False), slots, f"dask {scheduler}"
@@ -483,6 +506,7 @@ def _new_manifest(exp: Experiment, d: Design, quick: bool, size: int) -> dict:
         "experiment_sha256": exp.digest,
         "chip4model_version": __version__,
         "git_commit": git_commit(),
+        "code_sha256": code_fingerprint(),
         "python": sys.version.split()[0],
         "quick": quick,
         "sampler": exp.sampler.model_dump() | ({"n": exp.quick.n} if quick and exp.quick.n

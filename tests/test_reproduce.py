@@ -83,3 +83,21 @@ def test_an_identical_finished_sweep_is_reused(run_cli, exposed, tmp_path):
     before = runs.read_bytes()
     assert run_cli(args).rc == 0
     assert runs.read_bytes() == before
+
+
+def test_a_sweep_made_by_other_code_is_swept_again(run_cli, exposed, tmp_path):
+    import json
+
+    out = tmp_path / "out"
+    args = ["reproduce", "--quick", exposed, "--out", out, "--workers", "1", "--no-progress"]
+    assert run_cli(args).rc == 0
+    manifest = out / "who_is_exposed-quick" / "manifest.json"
+    doc = json.loads(manifest.read_text())
+    first = doc["started"]
+    doc["code_sha256"] = "0" * 64               # as if swept by another version of the model
+    doc["started"] = "2000-01-01T00:00:00+00:00"
+    manifest.write_text(json.dumps(doc))
+    assert run_cli(args).rc == 0
+    again = json.loads(manifest.read_text())
+    assert again["code_sha256"] != "0" * 64 and again["started"] != "2000-01-01T00:00:00+00:00"
+    assert again["started"] >= first

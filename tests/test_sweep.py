@@ -252,12 +252,42 @@ def test_stopped_sweep_resumes_to_the_uninterrupted_table(tmp_path, chip4_exe, r
     assert f"96 runs ({96 - 2 * kept} this time)" in r.out    # finished chunks were kept
     table = read_runs(out)
     assert sorted(table.run_id) == list(range(96))              # none missing, none twice
-    # (the killed sweep's workers and this process may round the graph's calibration
-    # differently in the last bit: see test_results_do_not_depend_on_blas_threads)
-    assert_frame_equal(table, long_reference, check_exact=False, rtol=1e-12)
+    assert_frame_equal(table, long_reference, check_exact=True)
     manifest = read_manifest(out)
     assert manifest["status"] == "complete" and len(manifest["sessions"]) == 2
     assert not (out / "parts").exists()
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs POSIX and /proc")
+def test_workers_exit_when_the_coordinator_alone_is_killed(tmp_path, chip4_exe):
+    """SIGKILL to the coordinator only (not its group): its pool workers notice and exit."""
+    exp = write(tmp_path, LONG)
+    out = tmp_path / "out"
+    proc = subprocess.Popen([chip4_exe, "sweep", exp, "--out", out, "--workers", "2",
+                             "--chunk-size", "2", "--no-progress"], start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        _wait_until(lambda: any((out / "parts").glob("runs-*.parquet")) or
+                    proc.poll() is not None, "a first part file")
+        assert proc.poll() is None, "the sweep ended before it could be killed"
+        workers = [pid for pid in _alive_in_group(proc.pid) if pid != proc.pid]
+        assert workers                          # the pool's processes (and resource tracker)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        _wait_until(lambda: not [p for p in _alive_in_group(proc.pid) if p in workers
+                                 and _is_worker(p)], "the orphaned workers to exit")
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
+def _is_worker(pid: int) -> bool:
+    """A pool worker runs multiprocessing's spawn main (the resource tracker does not)."""
+    try:
+        cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
+    except OSError:
+        return False
+    return b"spawn_main" in cmd
 
 
 # --- 3. what --resume and --out refuse ---------------------------------------------------------
