@@ -196,7 +196,8 @@ def cmd_sweep(args) -> int:
         print(f"{args.out}: already complete ({res.n_runs} runs)")
     else:
         print(f"Wrote {Path(args.out) / 'runs.parquet'}: {res.n_runs} runs"
-              + (f" ({res.ran} this time)" if res.ran != res.n_runs else ""))
+              + (f" ({res.ran} this time)" if res.ran != res.n_runs else "")
+              + f"; tables, figures and claims: chip4 report {args.out}")
     if res.failed:
         print(f"chip4: {res.failed} of {res.n_runs} runs failed; their errors are in the "
               "'error' column of runs.parquet", file=sys.stderr)
