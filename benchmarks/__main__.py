@@ -31,10 +31,11 @@ CASES = (
     ("sweep_memory", "1k"),
     ("sweep_memory", "5k"),
     ("sweep_memory", "10k"),
+    ("sweep_memory", "40k"),
 )
 # --quick leaves these out unless --only names them: the 1M-edge graph, the big sweeps
 QUICK_SKIP = {("engine_step", "100k"), ("networkx_loop", "100k"), ("sweep_memory", "5k"),
-              ("sweep_memory", "10k")}
+              ("sweep_memory", "10k"), ("sweep_memory", "40k")}
 DOC = ROOT / "docs" / "benchmarks.md"
 OUT = ROOT / "benchmarks" / "out" / "results.json"
 CHILD_TIMEOUT_S = 1200
@@ -166,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--only", action="append", metavar="NAME[:CASE]",
                    help="run only these (run_default; engine_step, networkx_loop: cases 10k, "
                         "100k; sweep_throughput: 1w, 2w, dask2; sweep_memory: 500, 1k, 5k, "
-                        "10k); repeatable or comma-separated; the other cases keep their "
+                        "10k, 40k); repeatable or comma-separated; the other cases keep their "
                         "previous figures")
     w = p.add_mutually_exclusive_group()
     w.add_argument("--write", action="store_true",

@@ -34,7 +34,7 @@ THROUGHPUT_QUICK = (3, 20)      # 60 runs
 THROUGHPUT_SCENARIO = "kor-aligns-collective"
 MEMORY_STEPS = 4
 MEMORY_REPS = 100               # runs = levels x 100
-MEMORY_RUNS = {"500": 500, "1k": 1_000, "5k": 5_000, "10k": 10_000}
+MEMORY_RUNS = {"500": 500, "1k": 1_000, "5k": 5_000, "10k": 10_000, "40k": 40_000}
 MEMORY_WORKERS = 2
 THROUGHPUT_CASES = {"1w": "in-process (workers=1)", "2w": "process pool (workers=2)",
                     "dask2": "Dask LocalCluster (2 worker processes x 1 thread)"}

@@ -343,9 +343,9 @@ def _memory(rs: list[dict]) -> str:
             span = (f"{min(during):,.0f}" if round(min(during)) == round(max(during))
                     else f"{min(during):,.0f}-{max(during):,.0f}")
             out += (f" While the runs come in the coordinator holds {span} MiB whatever the "
-                    "size; what grows "
-                    "with the number of runs comes after the last chunk (concatenating the "
-                    "parts into runs.parquet, one row group per chunk).")
+                    "size; the rest comes after the last chunk, while the parts are "
+                    "concatenated into runs.parquet (buffered in row groups of "
+                    "chip4model.sweep.ROW_GROUP rows).")
         if d > 0 and len(ok) > 2:
             import numpy as np
 

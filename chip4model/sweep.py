@@ -50,7 +50,7 @@ from .experiment import Design, Experiment, FactorSpec, apply_point, base_scenar
 from .metrics import metric_value
 
 RUNS_PER_CHUNK = 16      # ~1 s of work on the default graph: task overhead stays negligible
-ROW_GROUP = 65_536       # rows per Parquet row group in runs.parquet
+ROW_GROUP = 1024         # rows per Parquet row group: bounds what consolidation buffers
 GC_EVERY = 200           # runs between full garbage collections in a worker
 PART = "parts"
 
@@ -543,6 +543,9 @@ class _RowGroups:
     def write(self, table: pa.Table) -> None:
         self.buffer.append(table)
         self.rows += table.num_rows
+        if len(self.buffer) >= 64:
+            # many small tables cost far more memory than their rows: pack them into one
+            self.buffer = [pa.concat_tables(self.buffer).combine_chunks()]
         if self.rows >= self.size:
             whole = pa.concat_tables(self.buffer)
             n = (self.rows // self.size) * self.size
