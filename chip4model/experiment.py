@@ -352,8 +352,16 @@ def _experiment_error(exc: ValidationError, source: str) -> InputError:
 def check_experiment(exp: Experiment) -> None:
     """Everything that can be checked before running: names, the base scenario, every factor
     value applied to it, metrics and claims."""
-    from .metrics import check_metric
+    _check_factors(exp)
+    base = base_scenario(exp)
+    _check_rule_paths(exp, base)
+    _probe_values(exp, base)
+    _check_outputs(exp, base)
+    _check_claims(exp)
 
+
+def _check_factors(exp: Experiment) -> None:
+    """Factor names are unique, not reserved, not metrics; the sampler can take the factors."""
     names = exp.factor_names
     for i, n in enumerate(names):
         if n in RESERVED or n in names[:i] or n in exp.metrics:
@@ -370,10 +378,16 @@ def check_experiment(exp: Experiment) -> None:
     elif not exp.factors:
         raise InputError(exp.source, "factors", f"the {exp.sampler.method} sampler needs at "
                          "least one factor")
-    base = base_scenario(exp)
-    # a set path into a rule is applied only where the point has that rule: probe every value
-    # with every choice of rules, and refuse a path into a rule that no point has
-    rules_fs = [g for g in exp.factors if g.kind == "rules"]
+
+
+def _rules_factors(exp: Experiment) -> list[FactorSpec]:
+    return [g for g in exp.factors if g.kind == "rules"]
+
+
+def _check_rule_paths(exp: Experiment, base: Scenario) -> None:
+    """A set path into a rule is applied only where the point has that rule: refuse a path
+    into an unknown rule, or into a rule that no point of the design has."""
+    rules_fs = _rules_factors(exp)
     in_design = ({n for g in rules_fs for v in g.values for n in rule_names(v)} if rules_fs
                  else {r.type for r in base.rules})
     for i, f in enumerate(exp.factors):
@@ -389,6 +403,12 @@ def check_experiment(exp: Experiment) -> None:
                                  f"{path!r} moves rule {parts[1]!r}, which no point of the "
                                  f"design has (rules in the design: "
                                  f"{', '.join(sorted(in_design)) or 'none'})")
+
+
+def _probe_values(exp: Experiment, base: Scenario) -> None:
+    """Apply every value of every factor (a range's two ends) to the base scenario, with every
+    choice of rules, so that no run of the sweep fails on a value the scenario refuses."""
+    rules_fs = _rules_factors(exp)
     choices = list(product(*(g.values for g in rules_fs)))
     for i, f in enumerate(exp.factors):
         probe = f.values if f.values is not None else [f.from_unit(0.0), f.from_unit(1.0)]
@@ -404,6 +424,12 @@ def check_experiment(exp: Experiment) -> None:
                                     zip((g.name for g in rules_fs), choice, strict=False))
                     raise InputError(exp.source, f"factors[{i}] ({f.name} = {v!r}{where})",
                                      f"{err.field}: {err.message}") from None
+
+
+def _check_outputs(exp: Experiment, base: Scenario) -> None:
+    """Metrics name things the runs report (firms and segments of the scenario's graph), once
+    each; time-series variables exist."""
+    from .metrics import TIMESERIES_VARIABLES, check_metric
     from .model import compiled_graph
     from .scenario import graph_path
 
@@ -413,13 +439,19 @@ def check_experiment(exp: Experiment) -> None:
     if len(set(exp.metrics)) != len(exp.metrics):
         dup = next(m for m in exp.metrics if exp.metrics.count(m) > 1)
         raise InputError(exp.source, "metrics", f"{dup!r} is listed twice")
-    from .metrics import TIMESERIES_VARIABLES
     for i, v in enumerate(exp.timeseries):
         if v not in TIMESERIES_VARIABLES and not v.startswith("supplier_share:"):
             raise InputError(exp.source, f"timeseries[{i}]",
                              f"unknown variable {v!r} ({allowed(TIMESERIES_VARIABLES)})")
-    if exp.expect:
-        from .claims import parse_check
+
+
+def _check_claims(exp: Experiment) -> None:
+    """Every claim parses, names metrics and factors of this experiment (or, with
+    ``on = "sensitivity"``, the indices of a Sobol or Morris design), and suits its test."""
+    if not exp.expect:
+        return
+    from .claims import parse_check
+
     for i, c in enumerate(exp.expect):
         try:
             if c.on == "sensitivity":
@@ -429,7 +461,8 @@ def check_experiment(exp: Experiment) -> None:
                 parse_check(c.check, metrics=SENSITIVITY_COLUMNS[exp.sampler.method],
                             factors=["metric", "factor"], test=c.test)
             else:
-                parse_check(c.check, metrics=exp.metrics, factors=names, test=c.test)
+                parse_check(c.check, metrics=exp.metrics, factors=exp.factor_names,
+                            test=c.test)
         except ValueError as err:
             raise InputError(exp.source, f"expect[{i}].check", str(err)) from None
 
