@@ -423,49 +423,21 @@ def sweep(exp: Experiment, out: str | Path, *, quick: bool = False, workers: int
             runs.append((i, p, r, seed, values))
         return Chunk(c, base, exp.factors, runs, exp.metrics, exp.timeseries, exp.counterfactual)
 
-    ran = 0
+    def save(cid: int, cols: dict, ts) -> None:
+        if exp.timeseries:
+            _write_table(parts / f"ts-{cid:06d}.parquet", _ts_table(ts))
+        _write_table(parts / f"runs-{cid:06d}.parquet", chunk_table(exp, d, cols))
+        bar.update(len(cols["run_id"]))
+
     with _executor_for(executor, workers, scheduler) as (ex, slots, desc):
-        # Nothing is written before the executor is up (a bad --scheduler leaves no folder),
-        # and the manifest comes first, so a sweep killed at any point can be resumed.
-        if manifest is None:
-            manifest = _new_manifest(exp, d, quick, size)
-        manifest["status"] = "running"
-        manifest.setdefault("sessions", []).append({"started": _now(), "executor": desc})
-        out.mkdir(parents=True, exist_ok=True)
-        _write_json(out / "manifest.json", manifest)
-        src = Path(exp.source)
-        if src.is_file() and not (out / "experiment.toml").exists():
-            _atomic_write_bytes(out / "experiment.toml", src.read_bytes())
-        if not (out / "design.parquet").exists():
-            _write_table(out / "design.parquet", design_table(exp, d))
-        parts.mkdir(exist_ok=True)
+        # Nothing is written before the executor is up (a bad --scheduler leaves no folder).
+        manifest = _start_session(out, exp, d, manifest, quick, size, desc)
         done = _done_chunks(parts)
         todo = [c for c in range(len(chunks)) if c not in done]
         bar = Progress(d.n_runs, sum(len(chunks[c]) for c in done), enabled=progress)
-        window = max(2, 3 * slots)
-        pending: set[Future] = set()
-        queue = iter(todo)
         try:
-            while True:
-                while len(pending) < window:
-                    c = next(queue, None)
-                    if c is None:
-                        break
-                    pending.add(ex.submit(run_chunk, task(c)))
-                if not pending:
-                    break
-                finished, pending = wait(pending, return_when=FIRST_COMPLETED)
-                for fut in finished:
-                    cid, cols, ts = fut.result()
-                    if exp.timeseries:
-                        ts_table = _ts_table(ts)
-                        _write_table(parts / f"ts-{cid:06d}.parquet", ts_table)
-                    _write_table(parts / f"runs-{cid:06d}.parquet", chunk_table(exp, d, cols))
-                    ran += len(cols["run_id"])
-                    bar.update(len(cols["run_id"]))
+            _run_chunks(ex, max(2, 3 * slots), (task(c) for c in todo), save)
         except KeyboardInterrupt:
-            for fut in pending:
-                fut.cancel()
             bar.close()
             manifest["status"] = "interrupted"
             manifest["sessions"][-1]["ended"] = _now()
@@ -477,7 +449,48 @@ def sweep(exp: Experiment, out: str | Path, *, quick: bool = False, workers: int
     manifest["sessions"][-1]["ended"] = manifest["finished"]
     _write_json(out / "manifest.json", manifest)
     shutil.rmtree(parts, ignore_errors=True)
-    return SweepResult(out, d.n_runs, failed, "complete", ran)
+    return SweepResult(out, d.n_runs, failed, "complete", bar.done - bar.start_done)
+
+
+def _start_session(out: Path, exp: Experiment, d: Design, manifest: dict | None, quick: bool,
+                   size: int, desc: str) -> dict:
+    """Write the manifest first (so a sweep killed at any point can be resumed), then the copy
+    of the experiment file and the design, if they are not there yet."""
+    if manifest is None:
+        manifest = _new_manifest(exp, d, quick, size)
+    manifest["status"] = "running"
+    manifest.setdefault("sessions", []).append({"started": _now(), "executor": desc})
+    out.mkdir(parents=True, exist_ok=True)
+    _write_json(out / "manifest.json", manifest)
+    src = Path(exp.source)
+    if src.is_file() and not (out / "experiment.toml").exists():
+        _atomic_write_bytes(out / "experiment.toml", src.read_bytes())
+    if not (out / "design.parquet").exists():
+        _write_table(out / "design.parquet", design_table(exp, d))
+    (out / PART).mkdir(exist_ok=True)
+    return manifest
+
+
+def _run_chunks(ex, window: int, tasks, save) -> None:
+    """Submit chunks to ``ex`` keeping at most ``window`` in flight, and ``save`` each result
+    as it comes back (in any order). On Ctrl-C the chunks not yet started are cancelled."""
+    pending: set[Future] = set()
+    try:
+        while True:
+            while len(pending) < window:
+                chunk = next(tasks, None)
+                if chunk is None:
+                    break
+                pending.add(ex.submit(run_chunk, chunk))
+            if not pending:
+                return
+            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for fut in finished:
+                save(*fut.result())
+    except KeyboardInterrupt:
+        for fut in pending:
+            fut.cancel()
+        raise
 
 
 @contextmanager
