@@ -30,6 +30,7 @@ from .scenario import (
     RULE_TYPES,
     Scenario,
     apply_sets,
+    format_loc,
     load_scenario,
     read_toml_file,
     scenario_from_dict,
@@ -339,12 +340,9 @@ def _experiment_error(exc: ValidationError, source: str) -> InputError:
         loc = err["loc"]
         cls = {"factors": FactorSpec, "sampler": SamplerSpec, "quick": QuickSpec,
                "expect": ClaimSpec}.get(loc[0], Experiment) if len(loc) > 1 else Experiment
-        field = ".".join(f"[{p}]" if isinstance(p, int) else str(p) for p in loc)
-        return InputError(source, field.replace(".[", "["),
-                          f"unknown key ({allowed(cls.model_fields)})")
+        return InputError(source, format_loc(loc), f"unknown key ({allowed(cls.model_fields)})")
     if err["type"] == "value_error":
-        loc = ".".join(f"[{p}]" if isinstance(p, int) else str(p) for p in err["loc"])
-        return InputError(source, loc.replace(".[", "["),
+        return InputError(source, format_loc(err["loc"]),
                           err["msg"].removeprefix("Value error, "))
     return validation_error(exc, source)
 

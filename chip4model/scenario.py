@@ -240,7 +240,9 @@ def builtin_names() -> list[str]:
     return sorted(p.stem for p in builtin_dir().glob("*.toml"))
 
 
-def _fmt_loc(loc) -> str:
+def format_loc(loc) -> str:
+    """A pydantic error location as a field path: ``("shocks", 0, "target")`` ->
+    ``shocks[0].target``."""
     out = ""
     for part in loc:
         if isinstance(part, int):
@@ -284,7 +286,7 @@ def validation_error(exc: ValidationError, source: str) -> InputError:
     """Turn pydantic's first error into one line: file, field, what is allowed."""
     err = exc.errors()[0]
     loc = err.get("loc", ())
-    field = _fmt_loc(loc)
+    field = format_loc(loc)
     if err["type"] == "extra_forbidden":
         keys = _fields_at(Scenario, loc)
         msg = f"unknown key ({allowed(keys)})" if keys else "unknown key"
