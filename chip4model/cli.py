@@ -206,21 +206,14 @@ def cmd_sweep(args) -> int:
 
 
 def cmd_report(args) -> int:
-    from .report import write_report
-
-    out = write_report(args.dir, args.out)
-    print(f"Wrote {out / 'summary.md'}")
-    for r in _claims_of(args.dir):
-        print(r)
-    return 0
-
-
-def _claims_of(folder) -> list[str]:
     from .claims import format_results
-    from .report import evaluate_folder_claims
+    from .report import report_with_claims
 
-    results = evaluate_folder_claims(folder)
-    return [format_results(results)] if results else []
+    out, results = report_with_claims(args.dir, args.out)
+    print(f"Wrote {out / 'summary.md'}")
+    if results:
+        print(format_results(results))
+    return 0
 
 
 def cmd_reproduce(args) -> int:

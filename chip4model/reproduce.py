@@ -53,7 +53,7 @@ def reproduce(paths: list[str], *, quick: bool = False, out: str = "results/repr
               chunk_size: int | None = None, progress: bool = True, stream=None) -> int:
     """Run, report and check every experiment; print each claim with PASS/FAIL."""
     from .claims import format_results
-    from .report import evaluate_folder_claims, write_report
+    from .report import report_with_claims
     from .sweep import SweepInterrupted, sweep
 
     stream = stream or sys.stdout
@@ -75,8 +75,7 @@ def reproduce(paths: list[str], *, quick: bool = False, out: str = "results/repr
         except SweepInterrupted as exc:
             print(f"chip4: {exc}; run the same command again to continue", file=sys.stderr)
             return 130
-        report = write_report(folder)
-        results = evaluate_folder_claims(folder)
+        report, results = report_with_claims(folder)
         print(f"   {res.n_runs} runs"
               + (f", {res.failed} failed" if res.failed else "")
               + f"; report: {report / 'summary.md'}", file=stream)

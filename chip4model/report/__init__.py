@@ -54,7 +54,7 @@ PosixPath('results/rules_vs_none/report')
 from .claims import evaluate_folder_claims
 from .indices import sensitivity
 from .sweep import Sweep, ci95, load_sweep, points_table, slug, summarise
-from .write import write_report
+from .write import report_with_claims, write_report
 
-__all__ = ["write_report", "evaluate_folder_claims", "load_sweep", "points_table",
-           "sensitivity", "summarise", "ci95", "slug", "Sweep"]
+__all__ = ["write_report", "report_with_claims", "evaluate_folder_claims", "load_sweep",
+           "points_table", "sensitivity", "summarise", "ci95", "slug", "Sweep"]

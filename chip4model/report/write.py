@@ -68,6 +68,13 @@ def write_report(folder, out=None) -> Path:
     ``out`` holds other files. The report is built in a temporary folder and moved into place
     at the end, so a failure leaves no partial report.
     """
+    return report_with_claims(folder, out)[0]
+
+
+def report_with_claims(folder, out=None) -> tuple[Path, list]:
+    """As :func:`write_report`, and also return the claims it evaluated (the
+    :class:`~chip4model.claims.ClaimResult` list behind claims.csv), so that a caller who
+    prints them need not read the sweep and compute its indices again."""
     sw = load_sweep(folder)
     out = Path(out) if out is not None else sw.folder / "report"
     _check_out(out)
@@ -79,4 +86,4 @@ def write_report(folder, out=None) -> Path:
         _replace_dir(tmp, out)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    return out
+    return out, results
