@@ -1,0 +1,232 @@
+"""One dashboard session: a scenario stepped week by week, with and without its rules.
+
+A :class:`Session` holds what one browser tab explores: the scenario (a validated
+:class:`~chip4model.scenario.Scenario`), its seed, and two models stepped in lockstep, one
+with the collective-resilience rules and one, from the same seed, without them. It knows
+nothing about Solara, so it is tested and benchmarked on its own.
+
+Stepping a session to its last week gives exactly what ``run()`` (and so ``chip4 run`` on the
+TOML from :meth:`Session.to_toml`) gives:
+
+>>> s = Session.from_name("thaad-2017")
+>>> s.step(10)
+10
+>>> s.week, s.done
+(10, False)
+>>> s.run_to_end(), s.done
+(146, True)
+"""
+
+from __future__ import annotations
+
+import copy
+import io
+
+import numpy as np
+import pandas as pd
+import tomli_w
+
+from ..errors import InputError
+from ..model import Chip4Model
+from ..results import Recorder, RunResult, names_of, summarise
+from ..scenario import Scenario, load_scenario, scenario_from_dict, set_path
+
+
+class Session:
+    """A scenario and seed, run one week at a time, with its no-rules counterfactual."""
+
+    def __init__(self, scenario: Scenario, seed: int | None = None):
+        self.scenario = scenario
+        self.seed = int(seed if seed is not None else
+                        (scenario.seed if scenario.seed is not None else 0))
+        self.reset()
+
+    @classmethod
+    def from_name(cls, name_or_path, seed: int | None = None) -> Session:
+        """A session on a built-in scenario name or a scenario TOML path."""
+        return cls(load_scenario(name_or_path), seed)
+
+    @classmethod
+    def from_toml(cls, text: str | bytes, source: str = "<upload>") -> Session:
+        """A session on the text of a scenario TOML file (e.g. an upload).
+
+        Raises :class:`~chip4model.errors.InputError` with one line naming ``source``, the
+        field and what is allowed, as ``chip4 run`` does.
+        """
+        return cls(parse_scenario_toml(text, source))
+
+    # --- running ---------------------------------------------------------------------------
+    def reset(self) -> None:
+        """Back to week 0 with fresh models (same scenario and seed)."""
+        s = self.scenario
+        self.model = Chip4Model(s, rng=self.seed, collect=False)
+        self.rec = Recorder(self.model, s.steps)
+        self.cf_model = self.cf_rec = None
+        if s.rules:
+            self.cf_model = Chip4Model(s.without_rules(), rng=self.seed, collect=False)
+            self.cf_rec = Recorder(self.cf_model, s.steps)
+        self._result = None
+
+    @property
+    def week(self) -> int:
+        """Weeks run so far."""
+        return self.rec.t
+
+    @property
+    def steps(self) -> int:
+        return self.scenario.steps
+
+    @property
+    def done(self) -> bool:
+        return self.rec.t >= self.scenario.steps
+
+    @property
+    def has_rules(self) -> bool:
+        return self.cf_model is not None
+
+    def step(self, n: int = 1) -> int:
+        """Advance up to ``n`` weeks (not past the scenario's last); return weeks advanced."""
+        k = max(0, min(int(n), self.steps - self.week))
+        for _ in range(k):
+            self.model.advance()
+            self.rec.capture(self.model)
+            if self.cf_model is not None:
+                self.cf_model.advance()
+                self.cf_rec.capture(self.cf_model)
+        if k:
+            self._result = None
+        return k
+
+    def run_to_end(self) -> int:
+        return self.step(self.steps - self.week)
+
+    # --- results ---------------------------------------------------------------------------
+    def result(self) -> RunResult:
+        """The results so far (all weeks once :attr:`done`), as ``run()`` returns them."""
+        if self._result is None:
+            cf = None
+            if self.cf_model is not None:
+                cf = self._make_result(self.cf_model, self.cf_rec, None,
+                                       self.scenario.without_rules())
+            self._result = self._make_result(self.model, self.rec, cf, self.scenario)
+        return self._result
+
+    def _make_result(self, model, rec, cf, scenario) -> RunResult:
+        summary = summarise(model, rec, cf)
+        summary["seed"] = self.seed
+        return RunResult(scenario=scenario, seed=self.seed, steps=scenario.steps,
+                         summary=summary, rec=rec, names=names_of(model), counterfactual=cf)
+
+    def verdict(self) -> str:
+        """What the rules did so far, in words: absorption and deterrence."""
+        return describe_outcome(self.result().summary, self.week, self.steps)
+
+    # --- export ----------------------------------------------------------------------------
+    def to_toml(self) -> str:
+        """The scenario as TOML, with this session's seed: ``chip4 run FILE`` reproduces it."""
+        data = self.scenario.to_dict()
+        data["seed"] = self.seed
+        header = (f"# chip4model scenario exported from the dashboard.\n"
+                  f"# Reproduce with: chip4 run {_slug(data.get('name', 'scenario'))}.toml\n")
+        return header + tomli_w.dumps(data)
+
+    def to_csv(self) -> str:
+        """Tidy results so far: ``run, week, entity, variable, value`` with run ``rules`` and,
+        when the scenario has rules, ``no_rules``."""
+        r = self.result()
+        frames = [r.timeseries.assign(run="rules" if self.has_rules else "scenario")]
+        if r.counterfactual is not None:
+            frames.append(r.counterfactual.timeseries.assign(run="no_rules"))
+        df = pd.concat(frames, ignore_index=True)[["run", "week", "entity", "variable", "value"]]
+        buf = io.StringIO()
+        df.to_csv(buf, index=False, float_format="%.17g")
+        return buf.getvalue()
+
+
+# --- scenarios from edits and uploads -----------------------------------------------------
+def parse_scenario_toml(text: str | bytes, source: str = "<upload>") -> Scenario:
+    """Validate the text of a scenario TOML file; one-line :class:`InputError` if bad."""
+    import tomllib
+
+    if isinstance(text, bytes):
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError:
+            raise InputError(source, "file", "not a UTF-8 text file") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(source, "toml", f"not valid TOML: {exc}") from None
+    s = scenario_from_dict(data, source)
+    # names (segments, firms, nodes) must exist in the graph: the model checks on build
+    Chip4Model(s, rng=0, collect=False)
+    return s
+
+
+def edit(scenario: Scenario, changes: dict) -> Scenario:
+    """A copy of ``scenario`` with dotted-path ``changes`` applied and validated again.
+
+    >>> s = edit(load_scenario("kor-aligns"), {"china.resolve": 0.9, "seed": 7})
+    >>> s.china.resolve, s.seed
+    (0.9, 7)
+    """
+    data = copy.deepcopy(scenario.to_dict())
+    for path, value in changes.items():
+        if value is None:
+            _drop(data, path)
+        else:
+            set_path(data, path, value, scenario.source)
+    return scenario_from_dict(data, scenario.source)
+
+
+def _drop(data: dict, path: str) -> None:
+    parts = path.split(".")
+    cur = data
+    for p in parts[:-1]:
+        cur = cur.get(p) if isinstance(cur, dict) else None
+        if cur is None:
+            return
+    if isinstance(cur, dict):
+        cur.pop(parts[-1], None)
+
+
+def _slug(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_" else "-" for c in str(name)) or "scenario"
+
+
+def describe_outcome(summary: dict, week: int, steps: int) -> str:
+    """One or two sentences on retaliation, deterrence and absorption, from a run summary."""
+    r = summary["retaliation"]
+    so_far = "" if week >= steps else f" (week {week} of {steps}, so far)"
+    if r["started"]:
+        first = (f"China retaliated against {r['target']} with {', '.join(r['instruments'])} "
+                 f"for {r['weeks_active']} weeks{so_far}.")
+    else:
+        first = f"China has not retaliated{so_far}."
+    parts = [first]
+    if not summary["rules"]:
+        parts.append("No collective-resilience rules are in force.")
+        return " ".join(parts)
+    parts.append("Retaliation was deterred by the rules." if summary["deterred"]
+                 else "The rules did not deter retaliation.")
+    a = summary["absorption_ratio"]
+    if a is None:
+        parts.append("No loss to absorb yet.")
+    elif a >= 0:
+        parts.append(f"Absorption ratio {a:.2f}: the rules removed {100 * a:.0f}% of "
+                     f"{summary['target']}'s net loss.")
+    else:
+        parts.append(f"Absorption ratio {a:.2f}: with the rules {summary['target']} lost "
+                     f"{-100 * a:.0f}% more than without them.")
+    return " ".join(parts)
+
+
+def shortfall_by_node(model) -> np.ndarray:
+    """Last week's shortfall of each node: 1 - output / baseline output (0 if no output)."""
+    g = model.graph
+    x0 = g.x0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.clip(np.where(x0 > 0, 1.0 - model.engine.output / x0, 0.0), -1.0, 1.0)
+
+
+__all__ = ["Session", "describe_outcome", "edit", "parse_scenario_toml", "shortfall_by_node"]
