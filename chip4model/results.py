@@ -289,16 +289,17 @@ def summarise(model, rec: Recorder, counterfactual: RunResult | None) -> dict:
         gdp = model.states[iso].gdp
         gdp_loss = 100 * va_loss[i] / gdp
         countries[iso] = {
-            "output_loss_pct": float(100 * out_loss[i] / (x0c[i] * T)) if x0c[i] > 0 else 0.0,
+            "output_loss_pct": float(100 * out_loss[i] / (x0c[i] * T))
+            if x0c[i] > 0 and T > 0 else 0.0,
             "gdp_loss_pct": float(gdp_loss),
-            "net_loss_pct": float(gdp_loss - 100 * rec.transfers[T - 1, i] / gdp),
+            "net_loss_pct": float(gdp_loss - (100 * rec.transfers[T - 1, i] / gdp if T else 0.0)),
             "alignment": float(members[iso].alignment) if iso in members else None,
         }
     firms = {}
     for j, f in enumerate(model.firms):
         base = f.baseline_revenue * T
         firms[f.name] = {"revenue_loss_pct": float(100 * (base - rec.revenue[:T, j].sum())
-                                                   / base)}
+                                                   / base) if base > 0 else 0.0}
     segments = {}
     seg_src, n_s = g.segment[g.src], len(g.segments)
     ordered = np.bincount(seg_src, rec.orders_sum, minlength=n_s)

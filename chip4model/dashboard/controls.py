@@ -1,0 +1,160 @@
+"""The settings panel: pick or upload a scenario and edit what the analyst asks about.
+
+Each control shows a value of the current scenario (:func:`params.current`) and, when moved,
+hands a function of the scenario to ``on_edit``; the page applies it, validates the result
+and starts a fresh run. Nothing here holds state of its own beyond the widgets.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import ipywidgets
+import solara
+
+from ..scenario import INSTRUMENTS, MEMBERS, RULE_TYPES, Scenario, builtin_names
+from . import params as P
+from .session import edit
+
+Edit = Callable[[Callable[[Scenario], Scenario]], None]
+
+MEMBER_NAMES = {"USA": "United States", "KOR": "South Korea", "JPN": "Japan", "TWN": "Taiwan"}
+
+
+@solara.component
+def ScenarioPicker(name: str, on_builtin: Callable[[str], None],
+                   on_upload: Callable[[str, bytes], None]):
+    """A built-in scenario, or a scenario TOML file from the user's disk."""
+    names = builtin_names()
+    solara.Select(label="Built-in scenario", values=names,
+                  value=name if name in names else None, on_value=on_builtin)
+
+    def uploaded(value):
+        for f in value or ():
+            on_upload(f["name"], bytes(f["content"]))
+
+    with solara.Row(style={"align-items": "center"}):
+        ipywidgets.FileUpload.element(accept=".toml", multiple=False, description="Upload TOML",
+                                      on_value=uploaded)
+        solara.Text("or pick a built-in above", style={"font-size": "0.8em", "color": "#666"})
+
+
+@solara.component
+def RunSettings(cur: dict, on_edit: Edit):
+    """Seed and length of the run."""
+    with solara.Row():
+        solara.InputInt("Seed", value=cur["seed"],
+                        on_value=lambda v: on_edit(lambda s: edit(s, {"seed": v})))
+        solara.InputInt("Weeks", value=cur["steps"],
+                        on_value=lambda v: on_edit(lambda s: edit(s, {"steps": v})))
+
+
+@solara.component
+def RetaliationSettings(cur: dict, on_edit: Edit):
+    """Who is targeted and how: China's choice, or scripted shocks."""
+    solara.Select(label="Target (the member China retaliates against)", values=list(MEMBERS),
+                  value=cur["target"],
+                  on_value=lambda v: on_edit(lambda s: P.set_target(s, v)))
+    solara.Switch(label="China decides whether, how and how long to retaliate",
+                  value=cur["china_decides"],
+                  on_value=lambda v: on_edit(lambda s: P.set_china(s, decides=v)))
+    solara.SliderFloat("China's resolve", value=cur["resolve"], min=0, max=1, step=0.05,
+                       thumb_label=True,
+                       on_value=lambda v: on_edit(lambda s: P.set_china(s, resolve=v)))
+    if cur["china_decides"]:
+        solara.SelectMultiple("Instruments China may use", values=cur["instruments"],
+                              all_values=list(INSTRUMENTS),
+                              on_value=lambda v: on_edit(lambda s: P.set_china(s,
+                                                                               instruments=v)))
+        solara.SliderFloat("Highest intensity China may choose", value=cur["max_intensity"],
+                           min=0.25, max=1, step=0.25, thumb_label=True,
+                           on_value=lambda v: on_edit(lambda s: P.set_china(s,
+                                                                            max_intensity=v)))
+        if cur["provocation_week"] is not None:
+            solara.SliderInt("Week the target joins U.S. controls (onset of the provocation)",
+                             value=cur["provocation_week"], min=0,
+                             max=max(cur["steps"] - 1, 1), thumb_label=True,
+                             on_value=lambda v: on_edit(lambda s: P.set_provocation_week(s, v)))
+    for i, sh in enumerate(cur["shocks"]):
+        ShockEditor(i, sh, cur["steps"], on_edit)
+    with solara.Row(style={"align-items": "center"}):
+        choice = solara.use_reactive(INSTRUMENTS[0])
+        solara.Select(label="Add a shock", values=list(INSTRUMENTS), value=choice)
+        solara.Button("Add", text=True, color="primary",
+                      on_click=lambda: on_edit(lambda s: P.add_shock(s, choice.value)))
+
+
+@solara.component
+def ShockEditor(index: int, sh: dict, steps: int, on_edit: Edit):
+    """Intensity, onset and duration of one scripted shock."""
+    label = P.INSTRUMENT_LABELS.get(sh["type"], sh["type"])
+    issuer = "" if sh["issuer"] == "CHN" else f" (by {sh['issuer']})"
+    with solara.Card(subtitle=f"{label}{issuer}", margin=0, style={"margin-bottom": "6px"}):
+        solara.SliderFloat("Intensity", value=sh["intensity"], min=0, max=1, step=0.05,
+                           thumb_label=True,
+                           on_value=lambda v: on_edit(lambda s: P.set_shock(s, index,
+                                                                            intensity=v)))
+        with solara.Row():
+            solara.InputInt("Onset (week)", value=sh["onset"],
+                            on_value=lambda v: on_edit(lambda s: P.set_shock(s, index,
+                                                                             onset=v)))
+            solara.InputInt("Duration (weeks, 0 = to the end)", value=sh["duration"] or 0,
+                            on_value=lambda v: on_edit(lambda s: P.set_shock(
+                                s, index, duration=(v or None))))
+        solara.Button("Remove", text=True, small=True, color="error",
+                      on_click=lambda: on_edit(lambda s: P.remove_shock(s, index)))
+
+
+@solara.component
+def RuleSettings(cur: dict, on_edit: Edit):
+    """Each collective-resilience rule: on or off, commitment, delay, credibility."""
+    for rule in RULE_TYPES:
+        r = cur["rules"][rule]
+        with solara.Card(margin=0, style={"margin-bottom": "6px"}):
+            solara.Switch(label=P.RULE_LABELS[rule], value=r["on"],
+                          on_value=lambda v, rule=rule: on_edit(lambda s: P.set_rule(s, rule,
+                                                                                     on=v)))
+            if r["on"]:
+                for field, lo, hi, step in (("commitment", 0.0, 1.0, 0.05),
+                                            ("credibility", 0.0, 1.0, 0.05)):
+                    solara.SliderFloat(field.capitalize(), value=r[field], min=lo, max=hi,
+                                       step=step, thumb_label=True,
+                                       on_value=lambda v, rule=rule, field=field: on_edit(
+                                           lambda s: P.set_rule(s, rule, **{field: v})))
+                solara.SliderInt("Delay (weeks)", value=r["delay"], min=0, max=52,
+                                 thumb_label=True,
+                                 on_value=lambda v, rule=rule: on_edit(
+                                     lambda s: P.set_rule(s, rule, delay=v)))
+
+
+@solara.component
+def MemberSettings(cur: dict, on_edit: Edit):
+    """Each member's threat perception of China and exposure to it (share of trade)."""
+    for iso in MEMBERS:
+        m = cur["members"][iso]
+        solara.Text(MEMBER_NAMES[iso], style={"font-weight": "bold"})
+        solara.SliderFloat("Threat perception", value=m["threat_perception"], min=0, max=1,
+                           step=0.05, thumb_label=True,
+                           on_value=lambda v, iso=iso: on_edit(
+                               lambda s: P.set_member(s, iso, "threat_perception", v)))
+        solara.SliderFloat("Exposure (China's share of its trade)",
+                           value=m["china_trade_share"], min=0, max=0.6, step=0.01,
+                           thumb_label=True,
+                           on_value=lambda v, iso=iso: on_edit(
+                               lambda s: P.set_member(s, iso, "china_trade_share", v)))
+
+
+@solara.component
+def Settings(scenario: Scenario, name: str, on_builtin, on_upload, on_edit: Edit):
+    """The whole settings panel, in collapsible sections."""
+    cur = P.current(scenario)
+    ScenarioPicker(name, on_builtin, on_upload)
+    solara.Markdown(f"**{scenario.name}**: {scenario.description or '(no description)'}",
+                    style={"font-size": "0.9em"})
+    RunSettings(cur, on_edit)
+    with solara.Details("Retaliation", expand=True):
+        RetaliationSettings(cur, on_edit)
+    with solara.Details("Collective-resilience rules", expand=True):
+        RuleSettings(cur, on_edit)
+    with solara.Details("Members"):
+        MemberSettings(cur, on_edit)
