@@ -364,8 +364,8 @@ def _network_static(g: CompiledGraph) -> dict:
                 "rgba(214,39,40,0.06)" if iso == "CHN" else "rgba(0,0,0,0.03)")
         areas.append([{"yAxis": _sig1(y0 - 0.45), "itemStyle": {"color": tint}},
                       {"yAxis": _sig1(y1 + 0.45)}])
-    for label, xc, _, _ in lay.columns:
-        labels.append({"name": label.replace(", ", ",\n"), "value": sig([xc, ymin - 1.0]),
+    for k, (label, xc, _, _) in enumerate(lay.columns):   # staggered: narrow columns
+        labels.append({"name": label, "value": sig([xc, ymin - (1.0 if k % 2 else 1.8)]),
                        "label": {"position": "top", "color": "#444", "fontSize": 11}})
     return {
         "nodes": nodes, "heads": heads, "edges": edges, "src": src.tolist(),

@@ -18,7 +18,19 @@ from .session import edit
 
 Edit = Callable[[Callable[[Scenario], Scenario]], None]
 
+NOTE = {"font-size": "0.8em", "color": "#666"}
+
 MEMBER_NAMES = {"USA": "United States", "KOR": "South Korea", "JPN": "Japan", "TWN": "Taiwan"}
+
+
+def _slider(kind, label: str, value, **kw):
+    """A Solara slider with its current value printed after it (thumb labels only show while
+    dragging, and always-on ones overlap the next control)."""
+    with solara.Row(style={"align-items": "center"}, gap="4px"):
+        with solara.Column(style={"flex": "1 1 auto"}):
+            kind(label, value=value, **kw)
+        text = f"{value:.2f}" if isinstance(value, float) else str(value)
+        solara.Text(text, style={"min-width": "2.6em", "font-size": "0.9em", "color": "#333"})
 
 
 @solara.component
@@ -36,7 +48,7 @@ def ScenarioPicker(name: str, on_builtin: Callable[[str], None],
     with solara.Row(style={"align-items": "center"}):
         ipywidgets.FileUpload.element(accept=".toml", multiple=False, description="Upload TOML",
                                       on_value=uploaded)
-        solara.Text("or pick a built-in above", style={"font-size": "0.8em", "color": "#666"})
+        solara.Text("or pick a built-in above", style=NOTE)
 
 
 @solara.component
@@ -58,20 +70,24 @@ def RetaliationSettings(cur: dict, on_edit: Edit):
     solara.Switch(label="China decides whether, how and how long to retaliate",
                   value=cur["china_decides"],
                   on_value=lambda v: on_edit(lambda s: P.set_china(s, decides=v)))
-    solara.SliderFloat("China's resolve", value=cur["resolve"], min=0, max=1, step=0.05,
+    _slider(solara.SliderFloat, "China's resolve", value=cur["resolve"], min=0, max=1, step=0.05,
                        thumb_label=True,
                        on_value=lambda v: on_edit(lambda s: P.set_china(s, resolve=v)))
     if cur["china_decides"]:
+        solara.Text("China weighs the pain to the target against its own costs and the allies' "
+                    "pledges, and picks instruments and intensity up to the maximum. The "
+                    "provocation is the week the target joins the U.S. export controls.",
+                    style=NOTE)
         solara.SelectMultiple("Instruments China may use", values=cur["instruments"],
                               all_values=list(INSTRUMENTS),
                               on_value=lambda v: on_edit(lambda s: P.set_china(s,
                                                                                instruments=v)))
-        solara.SliderFloat("Highest intensity China may choose", value=cur["max_intensity"],
+        _slider(solara.SliderFloat, "Max intensity", value=cur["max_intensity"],
                            min=0.25, max=1, step=0.25, thumb_label=True,
                            on_value=lambda v: on_edit(lambda s: P.set_china(s,
                                                                             max_intensity=v)))
         if cur["provocation_week"] is not None:
-            solara.SliderInt("Week the target joins U.S. controls (onset of the provocation)",
+            _slider(solara.SliderInt, "Provocation week",
                              value=cur["provocation_week"], min=0,
                              max=max(cur["steps"] - 1, 1), thumb_label=True,
                              on_value=lambda v: on_edit(lambda s: P.set_provocation_week(s, v)))
@@ -90,7 +106,7 @@ def ShockEditor(index: int, sh: dict, steps: int, on_edit: Edit):
     label = P.INSTRUMENT_LABELS.get(sh["type"], sh["type"])
     issuer = "" if sh["issuer"] == "CHN" else f" (by {sh['issuer']})"
     with solara.Card(subtitle=f"{label}{issuer}", margin=0, style={"margin-bottom": "6px"}):
-        solara.SliderFloat("Intensity", value=sh["intensity"], min=0, max=1, step=0.05,
+        _slider(solara.SliderFloat, "Intensity", value=sh["intensity"], min=0, max=1, step=0.05,
                            thumb_label=True,
                            on_value=lambda v: on_edit(lambda s: P.set_shock(s, index,
                                                                             intensity=v)))
@@ -117,11 +133,11 @@ def RuleSettings(cur: dict, on_edit: Edit):
             if r["on"]:
                 for field, lo, hi, step in (("commitment", 0.0, 1.0, 0.05),
                                             ("credibility", 0.0, 1.0, 0.05)):
-                    solara.SliderFloat(field.capitalize(), value=r[field], min=lo, max=hi,
+                    _slider(solara.SliderFloat, field.capitalize(), value=r[field], min=lo, max=hi,
                                        step=step, thumb_label=True,
                                        on_value=lambda v, rule=rule, field=field: on_edit(
                                            lambda s: P.set_rule(s, rule, **{field: v})))
-                solara.SliderInt("Delay (weeks)", value=r["delay"], min=0, max=52,
+                _slider(solara.SliderInt, "Delay (weeks)", value=r["delay"], min=0, max=52,
                                  thumb_label=True,
                                  on_value=lambda v, rule=rule: on_edit(
                                      lambda s: P.set_rule(s, rule, delay=v)))
@@ -130,14 +146,16 @@ def RuleSettings(cur: dict, on_edit: Edit):
 @solara.component
 def MemberSettings(cur: dict, on_edit: Edit):
     """Each member's threat perception of China and exposure to it (share of trade)."""
+    solara.Text("Exposure is China's share of the member's goods trade. Blank in the scenario "
+                "means the calibrated value (docs/data.md).", style=NOTE)
     for iso in MEMBERS:
         m = cur["members"][iso]
         solara.Text(MEMBER_NAMES[iso], style={"font-weight": "bold"})
-        solara.SliderFloat("Threat perception", value=m["threat_perception"], min=0, max=1,
+        _slider(solara.SliderFloat, "Threat perception", value=m["threat_perception"], min=0, max=1,
                            step=0.05, thumb_label=True,
                            on_value=lambda v, iso=iso: on_edit(
                                lambda s: P.set_member(s, iso, "threat_perception", v)))
-        solara.SliderFloat("Exposure (China's share of its trade)",
+        _slider(solara.SliderFloat, "Exposure",
                            value=m["china_trade_share"], min=0, max=0.6, step=0.01,
                            thumb_label=True,
                            on_value=lambda v, iso=iso: on_edit(

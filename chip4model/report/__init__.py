@@ -51,10 +51,10 @@ The package, one module per part of the report:
 PosixPath('results/rules_vs_none/report')
 """
 
-from .claims import evaluate_folder_claims
+from .claims import evaluate_folder_claims, sweep_claims
 from .indices import sensitivity
 from .sweep import Sweep, ci95, load_sweep, points_table, slug, summarise
 from .write import report_with_claims, write_report
 
-__all__ = ["write_report", "report_with_claims", "evaluate_folder_claims", "load_sweep",
-           "points_table", "sensitivity", "summarise", "ci95", "slug", "Sweep"]
+__all__ = ["write_report", "report_with_claims", "evaluate_folder_claims", "sweep_claims",
+           "load_sweep", "points_table", "sensitivity", "summarise", "ci95", "slug", "Sweep"]

@@ -30,7 +30,7 @@ def claim_specs(sw: Sweep) -> list:
     return specs
 
 
-def _claims(sw: Sweep) -> list:
+def sweep_claims(sw: Sweep) -> list:
     """Each claim evaluated over the runs, or (``on = "sensitivity"``) over the indices."""
     from ..claims import evaluate_claims
 
@@ -50,7 +50,7 @@ def evaluate_folder_claims(folder) -> list:
     :class:`chip4model.claims.ClaimResult` objects; raises :class:`InputError` if ``folder`` is
     not a finished sweep.
     """
-    return _claims(load_sweep(folder))
+    return sweep_claims(load_sweep(folder))
 
 
 def claims_frame(results: list) -> pd.DataFrame:

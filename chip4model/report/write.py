@@ -12,7 +12,7 @@ import tempfile
 from pathlib import Path
 
 from ..errors import InputError
-from .claims import _claims, claims_frame
+from .claims import claims_frame, sweep_claims
 from .figures import figures
 from .indices import sensitivity_long
 from .markdown import summary_md
@@ -78,7 +78,7 @@ def report_with_claims(folder, out=None) -> tuple[Path, list]:
     sw = load_sweep(folder)
     out = Path(out) if out is not None else sw.folder / "report"
     _check_out(out)
-    results = _claims(sw)
+    results = sweep_claims(sw)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
     try:
