@@ -168,3 +168,24 @@ def test_china_and_shock_edits():
         P.set_shock(t, 7, intensity=0.1)
     with pytest.raises(InputError, match="onset"):
         P.set_shock(t, 0, onset=-3)
+
+
+def test_module_examples():
+    import doctest
+
+    from chip4model.dashboard import session
+
+    for module in (session, P):
+        result = doctest.testmod(module)
+        assert result.attempted > 0 and result.failed == 0
+
+
+def test_verdict_speaks_of_deterrence_only_when_it_can():
+    s = Session.from_name("kor-aligns-collective")
+    s.step(3)
+    assert "deter" not in s.verdict()
+    s.run_to_end()
+    assert "deterred by the rules: without them it would have lasted 16 weeks" in s.verdict()
+    t = Session.from_name("thaad-2017")
+    t.run_to_end()
+    assert "No collective-resilience rules" in t.verdict()

@@ -119,7 +119,9 @@ class Session:
 
     def verdict(self) -> str:
         """What the rules did so far, in words: absorption and deterrence."""
-        return describe_outcome(self.result().summary, self.week, self.steps)
+        r = self.result()
+        cf = r.counterfactual.summary if r.counterfactual is not None else None
+        return describe_outcome(r.summary, self.week, self.steps, cf)
 
     # --- export ----------------------------------------------------------------------------
     def to_toml(self) -> str:
@@ -194,10 +196,21 @@ def _slug(name: str) -> str:
     return "".join(c if c.isalnum() or c in "-_" else "-" for c in str(name)) or "scenario"
 
 
-def describe_outcome(summary: dict, week: int, steps: int) -> str:
-    """One or two sentences on retaliation, deterrence and absorption, from a run summary."""
+def describe_outcome(summary: dict, week: int, steps: int, cf_summary: dict | None = None) -> str:
+    """Sentences on retaliation, deterrence and absorption, from a run summary (and that of
+    its no-rules counterfactual, for what can be said before the last week).
+
+    >>> s = Session.from_name("kor-aligns-collective")
+    >>> _ = s.run_to_end()
+    >>> print(s.verdict())  # doctest: +NORMALIZE_WHITESPACE
+    China retaliated against KOR with consumer_boycott, export_restriction for 12 weeks.
+    Retaliation was deterred by the rules: without them it would have lasted 16 weeks.
+    Absorption ratio -0.08: with the rules KOR lost 8% more than without them.
+    """
     r = summary["retaliation"]
-    so_far = "" if week >= steps else f" (week {week} of {steps}, so far)"
+    cfr = cf_summary["retaliation"] if cf_summary else None
+    final = week >= steps
+    so_far = "" if final else f" (week {week} of {steps}, so far)"
     if r["started"]:
         first = (f"China retaliated against {r['target']} with {', '.join(r['instruments'])} "
                  f"for {r['weeks_active']} weeks{so_far}.")
@@ -207,17 +220,26 @@ def describe_outcome(summary: dict, week: int, steps: int) -> str:
     if not summary["rules"]:
         parts.append("No collective-resilience rules are in force.")
         return " ".join(parts)
-    parts.append("Retaliation was deterred by the rules." if summary["deterred"]
-                 else "The rules did not deter retaliation.")
+    if final and summary["deterred"]:
+        if cfr and cfr["started"] and r["started"]:
+            parts.append(f"Retaliation was deterred by the rules: without them it would have "
+                         f"lasted {cfr['weeks_active']} weeks.")
+        else:
+            parts.append("Retaliation was deterred by the rules: without them China would "
+                         "have retaliated.")
+    elif final:
+        parts.append("The rules did not deter retaliation.")
+    elif cfr and cfr["started"] and not r["started"]:
+        parts.append("Without the rules China would have retaliated by now.")
     a = summary["absorption_ratio"]
     if a is None:
         parts.append("No loss to absorb yet.")
     elif a >= 0:
         parts.append(f"Absorption ratio {a:.2f}: the rules removed {100 * a:.0f}% of "
-                     f"{summary['target']}'s net loss.")
+                     f"{summary['target']}'s net loss{'' if final else ' so far'}.")
     else:
         parts.append(f"Absorption ratio {a:.2f}: with the rules {summary['target']} lost "
-                     f"{-100 * a:.0f}% more than without them.")
+                     f"{-100 * a:.0f}% more than without them{'' if final else ' so far'}.")
     return " ".join(parts)
 
 
