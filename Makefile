@@ -1,8 +1,11 @@
 # chip4model developer tasks (GNU make).
 #
 #   make venv     create .venv (Python 3.12+) and install chip4model[test] with constraints.txt
-#   make test     ruff check + pytest + chip4 reproduce --quick (every experiment's claims)
+#   make test     ruff check + pytest (browser tests included) + chip4 reproduce --quick
 #   make demo     set up, list the scenarios, run the default one (results/demo)
+#   make app      start the dashboard on http://127.0.0.1:8765 (chip4 app; Ctrl-C stops it)
+#   make assets   fetch the dashboard's front-end files into .venv (npm pack): it runs offline
+#   make browser  install Debian's chromium for the browser tests, if /usr/bin/chromium is missing
 #   make bench    run the benchmarks (python -m benchmarks)
 #   make reproduce  run every experiment at full size and check its claims (results/reproduce)
 #   make lint     ruff check
@@ -21,6 +24,13 @@ PY     := $(VENV)/bin/python
 PIP    := $(VENV)/bin/pip
 RUFF   := $(VENV)/bin/ruff
 CHIP4  := $(VENV)/bin/chip4
+# Solara serves its front-end files from its proxy cache dir (default: sys.prefix/share/solara/cdn)
+# and fetches a missing one from a public CDN, which fails offline.
+CDN_DIR := $(VENV)/share/solara/cdn
+ASSETS  := $(VENV)/.assets
+# The browser that the tests in tests/e2e drive. The file itself is the stamp: its rule runs only
+# while it is missing.
+BROWSER := /usr/bin/chromium
 
 # First interpreter that runs and is Python >= 3.12, in this order:
 # pyenv's 3.12.1, python3.12 on PATH, python3. Deferred (=) so it is only evaluated when needed.
@@ -35,7 +45,7 @@ BOOTSTRAP_PYTHON ?= $(shell for c in $(PY312_CANDIDATES); do \
 # Lint only the paths that exist.
 LINT_PATHS = $(wildcard chip4model tests benchmarks app.py)
 
-.PHONY: help venv demo test bench reproduce lint format lock clean
+.PHONY: help venv assets browser demo app test bench reproduce lint format lock clean
 
 help:
 	@sed -n 's/^#   //p' $(firstword $(MAKEFILE_LIST))
@@ -60,11 +70,26 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PIP) install -q -c constraints.txt -e ".[test]"
 	@touch $@
 
-demo: $(STAMP)
+assets: $(ASSETS)
+
+$(ASSETS): $(STAMP) scripts/install-dashboard-assets.sh
+	@scripts/install-dashboard-assets.sh $(CDN_DIR)
+	@touch $@
+
+browser: $(BROWSER)
+
+$(BROWSER):
+	@scripts/install-chromium.sh
+
+demo: $(STAMP) $(ASSETS)
 	$(CHIP4) scenarios
 	$(CHIP4) run --out results/demo
+	@echo "The dashboard: make app (or $(CHIP4) app), then open http://127.0.0.1:8765"
 
-test: $(STAMP)
+app: $(STAMP) $(ASSETS)
+	$(CHIP4) app
+
+test: $(STAMP) $(ASSETS) $(BROWSER)
 	$(RUFF) check $(LINT_PATHS)
 	$(PY) -m pytest -q
 	$(CHIP4) reproduce --quick --out results/reproduce --no-progress

@@ -11,6 +11,7 @@
     chip4 sweep EXPERIMENT [--workers N | --scheduler ADDR] [--quick] --out DIR [--resume]
     chip4 report DIR [--out DIR]                     tables, figures and claims of a sweep
     chip4 reproduce [EXPERIMENT ...] [--quick]       run experiments and check their claims
+    chip4 app [--host HOST] [--port PORT] [--dev]    serve the dashboard (http://127.0.0.1:8765)
 
 Bad input prints one line naming the file, the field and what is allowed, and exits 2.
 """
@@ -23,6 +24,10 @@ from pathlib import Path
 
 from . import __version__
 from .errors import InputError
+
+APP_HOST = "127.0.0.1"
+APP_PORT = 8765
+APP_MODULE = "chip4model.dashboard.app"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -81,6 +86,14 @@ def _parser() -> argparse.ArgumentParser:
                          "(default: results/reproduce)")
     _executor_args(rr)
     rr.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    ap = sub.add_parser("app", help="serve the interactive dashboard (Solara) in a browser")
+    ap.add_argument("--host", default=APP_HOST,
+                    help=f"address to listen on (default: {APP_HOST}, this machine only; "
+                         "anything else lets other machines reach the dashboard)")
+    ap.add_argument("--port", type=int, default=APP_PORT, help=f"port (default: {APP_PORT})")
+    ap.add_argument("--dev", action="store_true",
+                    help="Solara's development mode: the server restarts when the code changes")
     return p
 
 
@@ -224,6 +237,60 @@ def cmd_reproduce(args) -> int:
                      progress=not args.no_progress)
 
 
+def _is_loopback(host: str) -> bool:
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a host name other than localhost: may resolve to anything
+        return False
+
+
+def _assets_dir() -> Path:
+    """Where ``make`` puts the dashboard's front-end assets: Solara's default CDN proxy cache
+    (``<venv>/share/solara/cdn``), filled by scripts/install-dashboard-assets.sh."""
+    return Path(sys.prefix) / "share" / "solara" / "cdn"
+
+
+_SOLARA_CLI = "import sys; from solara.__main__ import cli; cli(sys.argv[1:], prog_name='solara')"
+
+
+def cmd_app(args) -> int:
+    import os
+
+    if not 1 <= args.port <= 65535:
+        raise InputError("--port", "", f"{args.port} is out of range (allowed: 1 to 65535)")
+    if not _is_loopback(args.host):
+        print(f"chip4: warning: listening on {args.host}: other machines that can reach it "
+              "can use the dashboard (it has no login)", file=sys.stderr)
+    env = dict(os.environ)
+    assets = _assets_dir()
+    if "SOLARA_ASSETS_PROXY_CACHE_DIR" not in env:
+        if (assets / "@widgetti").is_dir():  # the script has run (Solara itself never does here)
+            env["SOLARA_ASSETS_PROXY_CACHE_DIR"] = str(assets)
+        else:
+            print(f"chip4: warning: the dashboard's front-end assets are not in {assets}; "
+                  "without internet the page stays blank (install them: make demo, or "
+                  f"scripts/install-dashboard-assets.sh {assets})", file=sys.stderr)
+    # Solara would otherwise phone home: usage telemetry, and a PyPI look-up of its latest version.
+    env.setdefault("SOLARA_TELEMETRY_MIXPANEL_ENABLE", "false")
+    # ... and warn at every page load that plain http cannot have samesite=none cookies, which
+    # only matters when the page is embedded in another site's iframe.
+    quiet = "ignore:Cookies with samesite=none require https:UserWarning"
+    env["PYTHONWARNINGS"] = ",".join(w for w in (env.get("PYTHONWARNINGS"), quiet) if w)
+    # Solara's command line, but not as `python -m solara`: there, --auto-restart's worker
+    # process cannot unpickle its target (defined in __main__) and dies.
+    cmd = [sys.executable, "-c", _SOLARA_CLI, "run", APP_MODULE, "--host", args.host,
+           "--port", str(args.port), "--no-open", "--no-check-version"]
+    cmd += ["--auto-restart"] if args.dev else ["--production"]
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execve(sys.executable, cmd, env)  # replaces this process: Ctrl-C and signals reach Solara
+    return 0  # not reached
+
+
 def _on_sigterm(signum, frame):
     raise KeyboardInterrupt
 
@@ -235,7 +302,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     handler = {"scenarios": cmd_scenarios, "run": cmd_run, "validate": cmd_validate,
                "graph": cmd_graph, "sweep": cmd_sweep, "report": cmd_report,
-               "reproduce": cmd_reproduce}[args.command]
+               "reproduce": cmd_reproduce, "app": cmd_app}[args.command]
     if args.command in ("sweep", "reproduce"):
         import signal
 

@@ -20,6 +20,7 @@ from collections.abc import Callable
 
 import solara
 import solara.lab
+import solara.server.settings
 
 from ..errors import InputError
 from ..scenario import Scenario, load_scenario
@@ -27,6 +28,10 @@ from .controls import Settings
 from .session import Session, parse_scenario_toml
 from .sweeps import SweepResults
 from .views import ComparisonView, NetworkView, PathViews, Readout, Verdict
+
+# The page works offline: no usage telemetry from Solara (checked per event, so this also holds
+# under a plain ``solara run app.py``; ``chip4 app`` sets it in the environment as well).
+solara.server.settings.telemetry.mixpanel_enable = False
 
 DEFAULT_SCENARIO = "kor-aligns-collective"
 PLAY_INTERVAL_S = 0.25   # pause between frames while playing
