@@ -41,14 +41,26 @@ def ScenarioPicker(name: str, on_builtin: Callable[[str], None],
     solara.Select(label="Built-in scenario", values=names,
                   value=name if name in names else None, on_value=on_builtin)
 
+    upload_widget = solara.use_ref(None)
+
     def uploaded(value):
-        for f in value or ():
+        if not value:
+            return
+        for f in value:
             on_upload(f["name"], bytes(f["content"]))
+        # empty the widget: choosing the same file again is then a change it reports
+        if upload_widget.current is not None:
+            upload_widget.current.value = ()
 
     with solara.Row(style={"align-items": "center"}):
-        ipywidgets.FileUpload.element(accept=".toml", multiple=False, description="Upload TOML",
-                                      on_value=uploaded)
+        upload = ipywidgets.FileUpload.element(accept=".toml", multiple=False,
+                                               description="Upload TOML", on_value=uploaded)
         solara.Text("or pick a built-in above", style=NOTE)
+
+    def keep_widget():
+        upload_widget.current = solara.get_widget(upload)
+
+    solara.use_effect(keep_widget, [])
 
 
 @solara.component

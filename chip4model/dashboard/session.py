@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import copy
 import io
+import threading
 
 import numpy as np
 import pandas as pd
@@ -36,6 +37,7 @@ class Session:
     """A scenario and seed, run one week at a time, with its no-rules counterfactual."""
 
     def __init__(self, scenario: Scenario, seed: int | None = None):
+        self._lock = threading.RLock()   # the page's Play thread and its buttons share a session
         self.scenario = scenario
         self.seed = int(seed if seed is not None else
                         (scenario.seed if scenario.seed is not None else 0))
@@ -59,13 +61,15 @@ class Session:
     def reset(self) -> None:
         """Back to week 0 with fresh models (same scenario and seed)."""
         s = self.scenario
-        self.model = Chip4Model(s, rng=self.seed, collect=False)
-        self.rec = Recorder(self.model, s.steps)
-        self.cf_model = self.cf_rec = None
+        model = Chip4Model(s, rng=self.seed, collect=False)
+        rec = Recorder(model, s.steps)
+        cf_model = cf_rec = None
         if s.rules:
-            self.cf_model = Chip4Model(s.without_rules(), rng=self.seed, collect=False)
-            self.cf_rec = Recorder(self.cf_model, s.steps)
-        self._result = None
+            cf_model = Chip4Model(s.without_rules(), rng=self.seed, collect=False)
+            cf_rec = Recorder(cf_model, s.steps)
+        with self._lock:
+            self.model, self.rec, self.cf_model, self.cf_rec = model, rec, cf_model, cf_rec
+            self._result = None     # (week, RunResult) once computed
 
     @property
     def week(self) -> int:
@@ -86,30 +90,32 @@ class Session:
 
     def step(self, n: int = 1) -> int:
         """Advance up to ``n`` weeks (not past the scenario's last); return weeks advanced."""
-        k = max(0, min(int(n), self.steps - self.week))
-        for _ in range(k):
-            self.model.advance()
-            self.rec.capture(self.model)
-            if self.cf_model is not None:
-                self.cf_model.advance()
-                self.cf_rec.capture(self.cf_model)
-        if k:
-            self._result = None
-        return k
+        with self._lock:
+            k = max(0, min(int(n), self.steps - self.week))
+            for _ in range(k):
+                self.model.advance()
+                self.rec.capture(self.model)
+                if self.cf_model is not None:
+                    self.cf_model.advance()
+                    self.cf_rec.capture(self.cf_model)
+            return k
 
     def run_to_end(self) -> int:
-        return self.step(self.steps - self.week)
+        with self._lock:
+            return self.step(self.steps - self.week)
 
     # --- results ---------------------------------------------------------------------------
     def result(self) -> RunResult:
         """The results so far (all weeks once :attr:`done`), as ``run()`` returns them."""
-        if self._result is None:
-            cf = None
-            if self.cf_model is not None:
-                cf = self._make_result(self.cf_model, self.cf_rec, None,
-                                       self.scenario.without_rules())
-            self._result = self._make_result(self.model, self.rec, cf, self.scenario)
-        return self._result
+        with self._lock:
+            if self._result is None or self._result[0] != self.week:
+                cf = None
+                if self.cf_model is not None:
+                    cf = self._make_result(self.cf_model, self.cf_rec, None,
+                                           self.scenario.without_rules())
+                self._result = (self.week, self._make_result(self.model, self.rec, cf,
+                                                             self.scenario))
+            return self._result[1]
 
     def _make_result(self, model, rec, cf, scenario) -> RunResult:
         summary = summarise(model, rec, cf)
@@ -129,7 +135,7 @@ class Session:
         data = self.scenario.to_dict()
         data["seed"] = self.seed
         header = (f"# chip4model scenario exported from the dashboard.\n"
-                  f"# Reproduce with: chip4 run {_slug(data.get('name', 'scenario'))}.toml\n")
+                  f"# Reproduce with: chip4 run {file_stem(data.get('name', 'scenario'))}.toml\n")
         return header + tomli_w.dumps(data)
 
     def to_csv(self) -> str:
@@ -192,7 +198,7 @@ def _drop(data: dict, path: str) -> None:
         cur.pop(parts[-1], None)
 
 
-def _slug(name: str) -> str:
+def file_stem(name: str) -> str:
     return "".join(c if c.isalnum() or c in "-_" else "-" for c in str(name)) or "scenario"
 
 
