@@ -377,15 +377,15 @@ def _reset_while_the_play_thread_renders(rc, monkeypatch):
     real_loss, real_recorder = charts_module.loss_option, session_module.Recorder
     recorders = []
 
-    def loss_option(session):           # the play thread's render, just before the loss chart
+    def loss_option(session, *args):    # the play thread's render, just before the loss chart
         if threading.current_thread() is not threading.main_thread() and not in_render.is_set():
             in_render.set()
             mid_reset.wait(10)
             try:
-                return real_loss(session)
+                return real_loss(session, *args)
             finally:
                 render_done.set()
-        return real_loss(session)
+        return real_loss(session, *args)
 
     def recorder(model, steps):         # Session.reset(), between cf_model and cf_rec
         rec = real_recorder(model, steps)
@@ -426,7 +426,7 @@ def test_charts_follow_the_shock_and_match_an_independent_session(explore):
     assert s.step(30) == 30
     rec, countries = s.result().rec, list(s.model.graph.countries)
     i = countries.index("KOR")
-    expected = 100.0 * rec.va_loss[29, i] / s.model.va0_country[i]
+    expected = 100.0 * (1 - rec.output[29, i] / s.model.x0_country[i])   # output loss (default)
     kor = series(chart(rc, "loss"), "KOR")
     assert len(kor) == 30
     assert kor[-1][0] == 30

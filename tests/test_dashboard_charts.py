@@ -113,15 +113,24 @@ def test_series_have_one_point_per_week_on_a_fixed_axis(collective):
             assert [p[0] for p in series["data"]] == list(range(1, 31))
 
 
-def test_loss_values_are_the_recorded_percentages(collective):
-    opt = loss_option(collective)
+@pytest.mark.parametrize("measure", ["output", "value_added"])
+def test_loss_values_are_the_recorded_percentages(collective, measure):
+    opt = loss_option(collective, measure)
     kor = next(x for x in opt["series"] if x["name"] == "KOR")
-    i = collective.model.graph.countries.index("KOR")
-    expected = 100 * collective.rec.va_loss[:30, i] / collective.model.va0_country[i]
+    m, rec = collective.model, collective.rec
+    i = m.graph.countries.index("KOR")
+    expected = (100 * (1 - rec.output[:30, i] / m.x0_country[i]) if measure == "output"
+                else 100 * rec.va_loss[:30, i] / m.va0_country[i])
     got = np.array([v for _, v in kor["data"]])
     assert np.allclose(got, expected, rtol=1e-3, atol=1e-9)
     assert got.max() > 1          # Korea loses under retaliation: not an all-zero line
     assert kor["lineStyle"]["color"] == COUNTRY_COLOURS["KOR"]
+    assert opt["title"]["text"].startswith("Output" if measure == "output" else "Value-added")
+
+
+def test_loss_measure_is_checked(collective):
+    with pytest.raises(ValueError, match="measure"):
+        loss_option(collective, "gdp")
 
 
 def test_a_country_keeps_its_colour_across_charts(collective):

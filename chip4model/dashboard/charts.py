@@ -160,22 +160,28 @@ def empty_option(message: str) -> dict:
 
 
 # --- weekly series ---------------------------------------------------------------------------
-def loss_option(session) -> dict:
-    """Weekly value-added loss of USA, KOR, JPN, TWN and CHN, in % of each one's modelled
-    baseline value added (``va_loss / va0``), with the scenario's rules (solid lines). When
-    the scenario has rules, the target's path without them is added, dashed
-    (``"KOR without rules"``)."""
+def loss_option(session, measure: str = "output") -> dict:
+    """Weekly loss of USA, KOR, JPN, TWN and CHN, in % of each one's modelled baseline, with the
+    scenario's rules (solid lines): gross ``output`` (default; ``1 - output / output0``) or
+    ``value_added`` (``va_loss / va0``). When the scenario has rules, the target's path without
+    them is added, dashed (``"KOR without rules"``)."""
+    if measure not in ("output", "value_added"):
+        raise ValueError(f"measure {measure!r} not in ('output', 'value_added')")
     rec, m, T = session.rec, session.model, session.week
     countries = list(m.graph.countries)
-    va0 = m.va0_country
-    opt = _series_base(session, "Value-added loss by country",
-                       "weekly loss, % of the country's modelled baseline value added"
+    what = "Output" if measure == "output" else "Value-added"
+    opt = _series_base(session, f"{what} loss by country",
+                       f"weekly loss, % of the country's modelled baseline {what.lower()}"
                        + ("; dashed: the target without the rules" if session.has_rules
                           else ""),
                        "% of baseline")
 
     def pct(r, i):
-        return 100.0 * r.va_loss[:T, i] / va0[i] if va0[i] > 0 else np.zeros(T)
+        if measure == "output":
+            base = m.x0_country[i]
+            return 100.0 * (1.0 - r.output[:T, i] / base) if base > 0 else np.zeros(T)
+        base = m.va0_country[i]
+        return 100.0 * r.va_loss[:T, i] / base if base > 0 else np.zeros(T)
 
     for iso in MAIN_COUNTRIES:
         if iso in countries:

@@ -73,8 +73,12 @@ def NetworkView(session: Session, week: int, which: str = "rules", height: int =
 @solara.component
 def PathViews(session: Session, week: int):
     """Loss per country, alignment and credibility, China's intensity, firm revenues."""
+    measure = solara.use_reactive("output")
     with solara.Columns([1, 1]):
-        _chart(charts.loss_option(session), "loss")
+        with solara.Column(gap="0px"):
+            solara.ToggleButtonsSingle(value=measure, values=["output", "value_added"],
+                                       dense=True)
+            _chart(charts.loss_option(session, measure.value), "loss")
         _chart(charts.intensity_option(session), "intensity")
     with solara.Columns([1, 1]):
         _chart(charts.alignment_option(session), "alignment")
