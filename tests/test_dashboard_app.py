@@ -688,3 +688,21 @@ def test_model_error_message_goes_once_the_model_steps_again(explore, monkeypatc
     click(rc, "step")
     assert week(rc) == 1
     assert errors(rc) == []
+
+
+def test_a_chart_that_fails_says_so_and_the_rest_of_the_page_works(monkeypatch):
+    def broken(session, *args):
+        raise ZeroDivisionError("no firms")
+
+    monkeypatch.setattr(charts_module, "firms_option", broken)
+    _, rc = solara.render(Explore(), handle_error=False)
+    try:
+        settle()
+        click(rc, "step")
+        assert week(rc) == 1
+        assert "This chart failed: ZeroDivisionError: no firms" in chart(rc, "firms")["title"][
+            "text"]
+        assert series(chart(rc, "loss"), "KOR")   # the other charts still draw
+    finally:
+        rc.close()
+        settle()

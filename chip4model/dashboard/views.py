@@ -8,14 +8,22 @@ built in :mod:`.charts`.
 
 from __future__ import annotations
 
+import traceback
+
 import solara
 
 from . import charts
 from .session import Session
 
 
-def _chart(option: dict, name: str, height: int = 340):
-    """An ECharts figure whose container carries ``chip4-chart-<name>`` (tests find it)."""
+def _chart(build, *args, name: str, height: int = 340):
+    """An ECharts figure of ``build(*args)``, its container carrying ``chip4-chart-<name>``
+    (tests find it). A chart that fails to build shows why, and the rest of the page stays."""
+    try:
+        option = build(*args)
+    except Exception as exc:
+        traceback.print_exc()
+        option = charts.empty_option(f"This chart failed: {type(exc).__name__}: {exc}")
     solara.FigureEcharts(option=option, attributes={"style": f"height: {height}px;",
                                                     "class": f"chip4-chart chip4-chart-{name}"})
 
@@ -66,8 +74,8 @@ def NetworkView(session: Session, week: int, which: str = "rules", height: int =
     with solara.Row(style={"align-items": "center"}):
         solara.ToggleButtonsSingle(value=color_by, values=["shortfall", "utilisation"],
                                    dense=True)
-    _chart(charts.network_option(session, color_by=color_by.value, which=which),
-           f"network-{which}", height)
+    _chart(lambda: charts.network_option(session, color_by=color_by.value, which=which),
+           name=f"network-{which}", height=height)
 
 
 @solara.component
@@ -78,11 +86,11 @@ def PathViews(session: Session, week: int):
         with solara.Column(gap="0px"):
             solara.ToggleButtonsSingle(value=measure, values=["output", "value_added"],
                                        dense=True)
-            _chart(charts.loss_option(session, measure.value), "loss")
-        _chart(charts.intensity_option(session), "intensity")
+            _chart(charts.loss_option, session, measure.value, name="loss")
+        _chart(charts.intensity_option, session, name="intensity")
     with solara.Columns([1, 1]):
-        _chart(charts.alignment_option(session), "alignment")
-        _chart(charts.firms_option(session), "firms")
+        _chart(charts.alignment_option, session, name="alignment")
+        _chart(charts.firms_option, session, name="firms")
 
 
 @solara.component
@@ -92,7 +100,7 @@ def ComparisonView(session: Session, week: int):
     if not session.has_rules:
         solara.Info("This scenario has no collective-resilience rules: switch some on in "
                     "the settings to compare.")
-    _chart(charts.comparison_option(session), "comparison", 320)
+    _chart(charts.comparison_option, session, name="comparison", height=320)
     if session.has_rules:
         with solara.Columns([1, 1]):
             with solara.Column():
