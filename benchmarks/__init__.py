@@ -15,6 +15,9 @@ Benchmarks (each case runs in its own child process, so peak RSS is per case):
 ``networkx_loop``
     The same step written as a plain per-node loop over networkx dict attributes
     (:mod:`benchmarks.nx_loop`), checked against the engine, and its time ratio to the engine.
+``dashboard_step``
+    One dashboard step plus the redraw of every view: the views alone (``views``), through
+    Solara in-process (``render``) and end to end in headless Chromium (``browser``).
 
 Results go to stdout (a compact table), ``benchmarks/out/results.json`` and, for a full run,
 ``docs/benchmarks.md``.

@@ -32,6 +32,9 @@ CASES = (
     ("sweep_memory", "5k"),
     ("sweep_memory", "10k"),
     ("sweep_memory", "40k"),
+    ("dashboard_step", "views"),
+    ("dashboard_step", "render"),
+    ("dashboard_step", "browser"),
 )
 # --quick leaves these out unless --only names them: the 1M-edge graph, the big sweeps
 QUICK_SKIP = {("engine_step", "100k"), ("networkx_loop", "100k"), ("sweep_memory", "5k"),
@@ -63,6 +66,10 @@ def _run_case(name: str, case: str | None, quick: bool) -> dict:
         from .bench_sweep import bench_sweep_memory
 
         return bench_sweep_memory(case, quick)
+    if name == "dashboard_step":
+        from .bench_dashboard import bench_dashboard_step
+
+        return bench_dashboard_step(case, quick)
     raise ValueError(f"unknown benchmark {name!r}")
 
 
@@ -158,17 +165,19 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(
         prog="python -m benchmarks",
         description="Time chip4model (default run, engine step, networkx-loop comparison, "
-                    "sweep throughput and coordinator memory); print a table, write "
+                    "sweep throughput, coordinator memory and a dashboard step); print a "
+                    "table, write "
                     f"{OUT.relative_to(ROOT)} (with --only, merged into the rows already "
                     f"there) and, for a full run, {DOC.relative_to(ROOT)}.")
     p.add_argument("--quick", action="store_true",
-                   help="fewer repetitions, no 1M-edge graph, 60-run throughput sweeps and "
-                        "memory sweeps of 500 and 1,000 runs only; does not rewrite the docs")
+                   help="fewer repetitions, no 1M-edge graph, 60-run throughput sweeps, "
+                        "memory sweeps of 500 and 1,000 runs only and fewer dashboard steps; "
+                        "does not rewrite the docs")
     p.add_argument("--only", action="append", metavar="NAME[:CASE]",
                    help="run only these (run_default; engine_step, networkx_loop: cases 10k, "
                         "100k; sweep_throughput: 1w, 2w, dask2; sweep_memory: 500, 1k, 5k, "
-                        "10k, 40k); repeatable or comma-separated; the other cases keep their "
-                        "previous figures")
+                        "10k, 40k; dashboard_step: views, render, browser); repeatable or "
+                        "comma-separated; the other cases keep their previous figures")
     w = p.add_mutually_exclusive_group()
     w.add_argument("--write", action="store_true",
                    help=f"rewrite {DOC.relative_to(ROOT)} even with --quick or --only")

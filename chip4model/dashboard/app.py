@@ -133,6 +133,7 @@ def Explore():
     speed = solara.use_reactive("1")
     tick = solara.use_reactive(0)
     rejected = solara.use_reactive(0)   # bumped when an edit is refused: controls reload
+    tab = solara.use_reactive(0)        # the view tab on screen, kept across new runs
 
     def redraw():
         tick.set(tick.value + 1)
@@ -203,7 +204,8 @@ def Explore():
             week = session.week
             Player(session, week, playing, speed, redraw, error.set, reset)
             Readout(session, week)
-            with solara.lab.Tabs():
+            # lazy: only the tab on screen is built and sent after each step
+            with solara.lab.Tabs(value=tab, lazy=True):
                 with solara.lab.Tab("Scenario run"):
                     Verdict(session, week)
                     NetworkView(session, week, "rules")
