@@ -318,7 +318,9 @@ def summarise(model, rec: Recorder, counterfactual: RunResult | None) -> dict:
         "weeks_active": int(active.sum()),
         "mean_intensity": float(rec.intensity[:T][active].mean()) if started else 0.0,
     }
-    # deterrence is by the rules: without rules there is nothing to deter with
+    # deterrence is by the rules: without rules there is nothing to deter with. Without a
+    # counterfactual run, the best guess is that China had a reason and chose not to act;
+    # with one (below), it is measured against what China did without the rules.
     deterred = bool(model.rules and model.china.considered and model.china.chose_none
                     and not started)
     absorption = shock_absorption = None
@@ -327,8 +329,9 @@ def summarise(model, rec: Recorder, counterfactual: RunResult | None) -> dict:
     if counterfactual is not None:
         cf = counterfactual.summary
         cfr = cf["retaliation"]
-        if cfr["started"] and (not started or retaliation["weeks_active"] < cfr["weeks_active"]):
-            deterred = True
+        # deterred: without the rules China would have retaliated, or for longer
+        deterred = bool(model.rules) and cfr["started"] and (
+            not started or retaliation["weeks_active"] < cfr["weeks_active"])
         if target and model.spec.rules:
             with_loss = max(countries[target]["net_loss_pct"], 0.0)
             without = cf["countries"][target]["net_loss_pct"]

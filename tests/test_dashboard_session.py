@@ -189,3 +189,27 @@ def test_verdict_speaks_of_deterrence_only_when_it_can():
     t = Session.from_name("thaad-2017")
     t.run_to_end()
     assert "No collective-resilience rules" in t.verdict()
+
+
+def test_verdict_when_neither_run_retaliates_is_not_deterrence():
+    s = Session(P.set_china(load_scenario("kor-aligns-collective"), resolve=0.0))
+    s.run_to_end()
+    r = s.result()
+    assert not r.summary["retaliation"]["started"]
+    assert not r.counterfactual.summary["retaliation"]["started"]
+    assert r.summary["deterred"] is False
+    assert "nothing to deter" in s.verdict()
+
+
+def test_caveat_for_a_target_already_in_the_controls():
+    s = Session(P.set_target(load_scenario("kor-aligns-collective"), "JPN"))
+    from chip4model.dashboard.session import caveats
+
+    assert any("JPN is inside the U.S. export controls from the start" in c
+               for c in caveats(s))
+    s.run_to_end()
+    assert not s.result().summary["retaliation"]["started"]
+    assert caveats(Session.from_name("kor-aligns-collective")) == []
+    low = P.set_member(P.set_target(load_scenario("kor-aligns-collective"), "JPN"), "JPN",
+                       "threat_perception", 0.45)
+    assert caveats(Session(low)) == []

@@ -27,13 +27,14 @@ import solara.server.settings
 from ..errors import InputError
 from ..scenario import Scenario, load_scenario
 from .controls import Settings
-from .session import Session, file_stem, parse_scenario_toml
+from .session import Session, caveats, file_stem, parse_scenario_toml
 from .sweeps import SweepResults
 from .views import ComparisonView, NetworkView, PathViews, Readout, Verdict
 
 # The page works offline: no usage telemetry from Solara (checked per event, so this also holds
 # under a plain ``solara run app.py``; ``chip4 app`` sets it in the environment as well).
 solara.server.settings.telemetry.mixpanel_enable = False
+solara.server.settings.theme.show_banner = False   # it would cover the lower-right chart
 
 DEFAULT_SCENARIO = "kor-aligns-collective"
 PLAY_INTERVAL_S = 0.25   # pause between frames while playing
@@ -201,6 +202,8 @@ def Explore():
                 solara.Error(error.value, classes=["chip4-error"], dense=True)
             elif notice.value:
                 solara.Info(notice.value, dense=True, classes=["chip4-notice"])
+            for text in caveats(session):
+                solara.Warning(text, dense=True, classes=["chip4-caveat"])
             week = session.week
             Player(session, week, playing, speed, redraw, error.set, reset)
             Readout(session, week)

@@ -27,7 +27,7 @@ import math
 
 import numpy as np
 
-from ..agents import JOIN_THRESHOLD
+from ..agents import JOIN_THRESHOLD, LEAVE_THRESHOLD
 from ..engine import CompiledGraph
 from .layout import graph_layout, per_graph
 from .session import shortfall_by_node
@@ -131,8 +131,10 @@ def _series_base(session, title: str, subtitle: str, y_name: str, y_min=None,
         "title": {"text": title, "subtext": subtitle, "left": 10, "top": 0,
                   "textStyle": {"fontSize": 15}, "subtextStyle": {"fontSize": 11}},
         "tooltip": {"trigger": "axis", "confine": True},
-        "legend": {"type": "scroll", "bottom": 0},
-        "grid": {"left": 12, "right": 24, "top": 72, "bottom": 58, "containLabel": True},
+        # a plain legend wraps onto a second line rather than hiding entries behind arrows
+        "legend": {"type": "plain", "bottom": 0, "itemGap": 6, "itemWidth": 16,
+                   "itemHeight": 8, "textStyle": {"fontSize": 10}},
+        "grid": {"left": 12, "right": 24, "top": 72, "bottom": 66, "containLabel": True},
         "xAxis": {"type": "value", "name": "week", "nameLocation": "middle", "nameGap": 24,
                   "min": 1, "max": max(int(session.steps), 2), "minInterval": 1},
         "yAxis": y_axis,
@@ -209,13 +211,15 @@ def alignment_option(session) -> dict:
         opt["series"].append(_line(f"{iso} alignment", _pairs(rec.alignment[:, k], T), c))
         opt["series"].append(_line(f"{iso} credibility", _pairs(rec.credibility[:, k], T), c,
                                    dash="dashed", width=1.4))
-    if opt["series"]:
+    if opt["series"]:   # the thresholds of the members' choice (agents.Member)
         opt["series"][0]["markLine"] = {
             "silent": True, "symbol": "none", "animation": False,
             "lineStyle": {"type": "dotted", "color": "#888", "width": 1},
-            "label": {"formatter": "joins controls", "position": "insideStartTop",
-                      "color": "#666", "fontSize": 10},
-            "data": [{"yAxis": JOIN_THRESHOLD}]}
+            "label": {"position": "insideStartTop", "color": "#666", "fontSize": 10},
+            "data": [{"yAxis": JOIN_THRESHOLD,
+                      "label": {"formatter": "in the controls from the start"}},
+                     {"yAxis": LEAVE_THRESHOLD,
+                      "label": {"formatter": "below: leaves the controls"}}]}
     return opt
 
 

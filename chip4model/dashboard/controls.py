@@ -23,12 +23,20 @@ NOTE = {"font-size": "0.8em", "color": "#666"}
 MEMBER_NAMES = {"USA": "United States", "KOR": "South Korea", "JPN": "Japan", "TWN": "Taiwan"}
 
 
-def _slider(kind, label: str, value, **kw):
+def _slider(kind, label: str, value, on_value, step=1, **kw):
     """A Solara slider with its current value printed after it (thumb labels only show while
-    dragging, and always-on ones overlap the next control)."""
+    dragging, and always-on ones overlap the next control).
+
+    A slider snaps its value to its step when it appears (0.239 on a 0.01 slider reports
+    0.24): that is not the user's edit, so values within half a step of ``value`` are ignored.
+    """
+    def moved(v):
+        if abs(v - value) >= step / 2:
+            on_value(v)
+
     with solara.Row(style={"align-items": "center"}, gap="4px"):
         with solara.Column(style={"flex": "1 1 auto"}):
-            kind(label, value=value, **kw)
+            kind(label, value=value, on_value=moved, step=step, **kw)
         text = f"{value:.2f}" if isinstance(value, float) else str(value)
         solara.Text(text, style={"min-width": "2.6em", "font-size": "0.9em", "color": "#333"})
 
@@ -82,10 +90,10 @@ def RetaliationSettings(cur: dict, on_edit: Edit):
     solara.Switch(label="China decides whether, how and how long to retaliate",
                   value=cur["china_decides"],
                   on_value=lambda v: on_edit(lambda s: P.set_china(s, decides=v)))
-    _slider(solara.SliderFloat, "China's resolve", value=cur["resolve"], min=0, max=1, step=0.05,
-                       thumb_label=True,
-                       on_value=lambda v: on_edit(lambda s: P.set_china(s, resolve=v)))
     if cur["china_decides"]:
+        _slider(solara.SliderFloat, "China's resolve", value=cur["resolve"], min=0, max=1,
+                step=0.05, thumb_label=True,
+                on_value=lambda v: on_edit(lambda s: P.set_china(s, resolve=v)))
         solara.Text("China weighs the pain to the target against its own costs and the allies' "
                     "pledges, and picks instruments and intensity up to the maximum. The "
                     "provocation is the week the target joins the U.S. export controls.",
@@ -126,7 +134,7 @@ def ShockEditor(index: int, sh: dict, steps: int, on_edit: Edit):
             solara.InputInt("Onset (week)", value=sh["onset"],
                             on_value=lambda v: on_edit(lambda s: P.set_shock(s, index,
                                                                              onset=v)))
-            solara.InputInt("Duration (weeks, 0 = to the end)", value=sh["duration"] or 0,
+            solara.InputInt("Weeks (0: to the end)", value=sh["duration"] or 0,
                             on_value=lambda v: on_edit(lambda s: P.set_shock(
                                 s, index, duration=(v or None))))
         solara.Button("Remove", text=True, small=True, color="error",
@@ -158,9 +166,11 @@ def RuleSettings(cur: dict, on_edit: Edit):
 @solara.component
 def MemberSettings(cur: dict, on_edit: Edit):
     """Each member's threat perception of China and exposure to it (share of trade)."""
-    solara.Text("Exposure is China's share of the member's goods trade. Blank in the scenario "
-                "means the calibrated value (docs/data.md).", style=NOTE)
-    for iso in MEMBERS:
+    solara.Text("Exposure is China's share of the member's goods trade; unset in the scenario, "
+                "it is the calibrated value (docs/data.md). The United States leads and is "
+                "always in the controls: its own values matter only to rules with trigger = "
+                "\"vote\", which a scenario file can set.", style=NOTE)
+    for iso in MEMBERS[1:]:   # the U.S. leads: always in the controls, it weighs no alignment
         m = cur["members"][iso]
         solara.Text(MEMBER_NAMES[iso], style={"font-weight": "bold"})
         _slider(solara.SliderFloat, "Threat perception", value=m["threat_perception"], min=0, max=1,

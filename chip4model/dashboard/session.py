@@ -67,8 +67,11 @@ class Session:
         if s.rules:
             cf_model = Chip4Model(s.without_rules(), rng=self.seed, collect=False)
             cf_rec = Recorder(cf_model, s.steps)
+        #: the members inside the U.S.-led controls at week 0
+        start_in_controls = frozenset(m.iso3 for m in model.members if m.in_controls)
         with self._lock:
             self.model, self.rec, self.cf_model, self.cf_rec = model, rec, cf_model, cf_rec
+            self.start_in_controls = start_in_controls
             self._result = None     # (week, RunResult) once computed
 
     @property
@@ -125,9 +128,12 @@ class Session:
 
     def verdict(self) -> str:
         """What the rules did so far, in words: absorption and deterrence."""
-        r = self.result()
-        cf = r.counterfactual.summary if r.counterfactual is not None else None
-        return describe_outcome(r.summary, self.week, self.steps, cf)
+        with self._lock:
+            r = self.result()
+            cf = r.counterfactual.summary if r.counterfactual is not None else None
+            active = (self.model.retaliation_active,
+                      self.cf_model.retaliation_active if self.cf_model is not None else False)
+            return describe_outcome(r.summary, self.week, self.steps, cf, active)
 
     # --- export ----------------------------------------------------------------------------
     def to_toml(self) -> str:
@@ -202,9 +208,11 @@ def file_stem(name: str) -> str:
     return "".join(c if c.isalnum() or c in "-_" else "-" for c in str(name)) or "scenario"
 
 
-def describe_outcome(summary: dict, week: int, steps: int, cf_summary: dict | None = None) -> str:
+def describe_outcome(summary: dict, week: int, steps: int, cf_summary: dict | None = None,
+                     active: tuple[bool, bool] | None = None) -> str:
     """Sentences on retaliation, deterrence and absorption, from a run summary (and that of
-    its no-rules counterfactual, for what can be said before the last week).
+    its no-rules counterfactual, for what can be said before the last week). ``active`` says
+    whether China's retaliation is in force this week with and without the rules.
 
     >>> s = Session.from_name("kor-aligns-collective")
     >>> _ = s.run_to_end()
@@ -221,32 +229,55 @@ def describe_outcome(summary: dict, week: int, steps: int, cf_summary: dict | No
         first = (f"China retaliated against {r['target']} with {', '.join(r['instruments'])} "
                  f"for {r['weeks_active']} weeks{so_far}.")
     else:
-        first = f"China has not retaliated{so_far}."
+        first = f"China has not retaliated{so_far}." if not final else \
+            "China did not retaliate."
     parts = [first]
     if not summary["rules"]:
         parts.append("No collective-resilience rules are in force.")
         return " ".join(parts)
-    if final and summary["deterred"]:
-        if cfr and cfr["started"] and r["started"]:
+    if final:
+        if summary["deterred"]:
             parts.append(f"Retaliation was deterred by the rules: without them it would have "
-                         f"lasted {cfr['weeks_active']} weeks.")
+                         f"lasted {cfr['weeks_active']} weeks." if r["started"] else
+                         "Retaliation was deterred by the rules: without them China would have "
+                         "retaliated.")
+        elif cfr is not None and not cfr["started"] and not r["started"]:
+            parts.append("Without the rules China would not have retaliated either: there was "
+                         "nothing to deter.")
         else:
-            parts.append("Retaliation was deterred by the rules: without them China would "
-                         "have retaliated.")
-    elif final:
-        parts.append("The rules did not deter retaliation.")
-    elif cfr and cfr["started"] and not r["started"]:
+            parts.append("The rules did not deter retaliation.")
+    elif cfr is not None and cfr["started"] and not r["started"]:
         parts.append("Without the rules China would have retaliated by now.")
+    elif active is not None and r["started"] and not active[0] and active[1]:
+        parts.append("China has stopped; without the rules it is still retaliating.")
     a = summary["absorption_ratio"]
+    target = summary["target"]
     if a is None:
-        parts.append("No loss to absorb yet.")
-    elif a >= 0:
+        parts.append("No loss to absorb." if final else "No loss to absorb yet.")
+    elif abs(a) < 0.005:
+        parts.append(f"Absorption ratio {a:.2f}: the rules made no difference to {target}'s "
+                     f"net loss{'' if final else ' so far'}.")
+    elif a > 0:
         parts.append(f"Absorption ratio {a:.2f}: the rules removed {100 * a:.0f}% of "
-                     f"{summary['target']}'s net loss{'' if final else ' so far'}.")
+                     f"{target}'s net loss{'' if final else ' so far'}.")
     else:
-        parts.append(f"Absorption ratio {a:.2f}: with the rules {summary['target']} lost "
+        parts.append(f"Absorption ratio {a:.2f}: with the rules {target} lost "
                      f"{-100 * a:.0f}% more than without them{'' if final else ' so far'}.")
     return " ".join(parts)
+
+
+def caveats(session: Session) -> list[str]:
+    """What the page should point out about a scenario before it runs (no error, but a
+    setting that makes nothing happen)."""
+    s, out = session.scenario, []
+    if s.china.decides:
+        for ev in s.events:
+            if ev.type == "join_controls" and ev.member in session.start_in_controls:
+                out.append(f"{ev.member} is inside the U.S. export controls from the start, so "
+                           f"its joining in week {ev.week} provokes nothing and China has no "
+                           "reason to retaliate. Lower its threat perception (Members) to "
+                           "start it outside.")
+    return out
 
 
 def shortfall_by_node(model) -> np.ndarray:
@@ -257,4 +288,5 @@ def shortfall_by_node(model) -> np.ndarray:
         return np.clip(np.where(x0 > 0, 1.0 - model.engine.output / x0, 0.0), -1.0, 1.0)
 
 
-__all__ = ["Session", "describe_outcome", "edit", "parse_scenario_toml", "shortfall_by_node"]
+__all__ = ["Session", "caveats", "describe_outcome", "edit", "parse_scenario_toml",
+           "shortfall_by_node"]

@@ -81,12 +81,12 @@ def NetworkView(session: Session, week: int, which: str = "rules", height: int =
 @solara.component
 def PathViews(session: Session, week: int):
     """Loss per country, alignment and credibility, China's intensity, firm revenues."""
-    measure = solara.use_reactive("output")
+    measure = solara.use_reactive("output")   # or "value added"
     with solara.Columns([1, 1]):
         with solara.Column(gap="0px"):
-            solara.ToggleButtonsSingle(value=measure, values=["output", "value_added"],
+            solara.ToggleButtonsSingle(value=measure, values=["output", "value added"],
                                        dense=True)
-            _chart(charts.loss_option, session, measure.value, name="loss")
+            _chart(charts.loss_option, session, measure.value.replace(" ", "_"), name="loss")
         _chart(charts.intensity_option, session, name="intensity")
     with solara.Columns([1, 1]):
         _chart(charts.alignment_option, session, name="alignment")

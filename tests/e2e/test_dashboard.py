@@ -22,7 +22,6 @@ from . import (
     wait_for_solara,
 )
 
-N_CHARTS = 6   # network, loss, intensity, alignment, firms (tab 1) + comparison (tab 2)
 READOUT = ".chip4-readout"
 
 
@@ -237,7 +236,7 @@ def test_comparison_tab_states_absorption_and_deterrence(dashboard_url, new_page
     click(page, "run")
     wait_week(page, 156)
     page.locator(".v-tab", has_text=tab).click()
-    wait_for_echarts(page, N_CHARTS)
+    wait_for_echarts(page, 3)   # lazy tabs: the comparison bars and the two networks
     verdict = page.locator(".chip4-verdict").last.inner_text()
     assert "Absorption ratio" in verdict
     assert "deterred" in verdict
