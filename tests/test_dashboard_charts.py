@@ -380,3 +380,14 @@ def test_large_user_graph_is_laid_out_and_capped():
     edges = network_edges(g)
     assert len(edges) == charts.MAX_EDGES < g.n_edges
     assert g.f0[edges].min() >= np.delete(g.f0, edges).max()
+
+
+def test_compact_network_is_shorter_and_leaves_the_cache_alone(collective):
+    full = network_option(collective)
+    small = network_option(collective, compact=True)
+    assert len(small["title"]["subtext"]) < len(full["title"]["subtext"])
+    assert small["series"][0]["data"] == full["series"][0]["data"]
+    assert all(lab["label"]["fontSize"] == 8 for lab in small["series"][1]["data"])
+    again = network_option(collective)
+    assert again["series"][1]["data"] == full["series"][1]["data"]
+    assert all(lab["label"].get("fontSize") != 8 for lab in again["series"][1]["data"])

@@ -410,7 +410,8 @@ def _legend_map(bins, title: str) -> dict:
             "textStyle": {"fontSize": 10, "color": "#444"}, "showLabel": True}
 
 
-def network_option(session, color_by: str = "shortfall", which: str = "rules") -> dict:
+def network_option(session, color_by: str = "shortfall", which: str = "rules",
+                   compact: bool = False) -> dict:
     """The supply chain this week: nodes at fixed places (columns by stage, upstream left;
     bands by country, members on top), coloured by this week's shortfall (1 - output /
     baseline output) or, with ``color_by="utilisation"``, by output / capacity at baseline
@@ -492,7 +493,7 @@ def network_option(session, color_by: str = "shortfall", which: str = "rules") -
             else "output / capacity at baseline")
     x_lo, x_hi = st["x_range"]
     y_lo, y_hi = st["y_range"]
-    return {
+    opt = {
         "animation": False,
         "title": {
             "text": f"Supply-chain network, week {week}" + (f" ({run})" if run else ""),
@@ -533,6 +534,16 @@ def network_option(session, color_by: str = "shortfall", which: str = "rules") -
             },
         ],
     }
+    if compact:   # half-width (the with/without comparison): shorter texts, tighter legend
+        short = "shortfall" if color_by == "shortfall" else "use of capacity"
+        opt["title"]["subtext"] = f"colour: {short}; red ring: cut by a shock; {len(e)} edges"
+        opt["grid"]["top"] = 72
+        opt["visualMap"][0].update({"itemGap": 4, "itemWidth": 10, "text": None,
+                                    "textStyle": {"fontSize": 8, "color": "#444"}})
+        # the label dicts are cached per graph: replace them, never change them in place
+        opt["series"][1]["data"] = [{**lab, "label": {**lab["label"], "fontSize": 8}}
+                                    for lab in opt["series"][1]["data"]]
+    return opt
 
 
 __all__ = ["COUNTRY_COLOURS", "alignment_option", "comparison_option", "empty_option",

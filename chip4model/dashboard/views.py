@@ -68,13 +68,15 @@ def Verdict(session: Session, week: int):
 
 
 @solara.component
-def NetworkView(session: Session, week: int, which: str = "rules", height: int = 460):
+def NetworkView(session: Session, week: int, which: str = "rules", height: int = 460,
+                compact: bool = False):
     """The supply-chain network this week, coloured by shortfall or utilisation."""
     color_by = solara.use_reactive("shortfall")
     with solara.Row(style={"align-items": "center"}):
         solara.ToggleButtonsSingle(value=color_by, values=["shortfall", "utilisation"],
                                    dense=True)
-    _chart(lambda: charts.network_option(session, color_by=color_by.value, which=which),
+    _chart(lambda: charts.network_option(session, color_by=color_by.value, which=which,
+                                         compact=compact),
            name=f"network-{which}", height=height)
 
 
@@ -105,7 +107,7 @@ def ComparisonView(session: Session, week: int):
         with solara.Columns([1, 1]):
             with solara.Column():
                 solara.Text("With the rules", style={"font-weight": "bold"})
-                NetworkView(session, week, "rules", 400)
+                NetworkView(session, week, "rules", 400, compact=True)
             with solara.Column():
                 solara.Text("Without the rules", style={"font-weight": "bold"})
-                NetworkView(session, week, "no_rules", 400)
+                NetworkView(session, week, "no_rules", 400, compact=True)
