@@ -43,7 +43,7 @@ BOOTSTRAP_PYTHON ?= $(shell for c in $(PY312_CANDIDATES); do \
 	done)
 
 # Lint only the paths that exist.
-LINT_PATHS = $(wildcard chip4model tests benchmarks app.py)
+LINT_PATHS = $(wildcard chip4model tests benchmarks scripts app.py)
 
 .PHONY: help venv assets browser demo app test bench reproduce lint format lock clean
 
