@@ -189,14 +189,17 @@ def Explore():
             return
         start(s, f"Loaded {filename}.", "")
 
+    # The handlers only reach state through the reactive objects above, which stay the same
+    # from render to render: keep the first ones, so that the settings panel's arguments do
+    # not change after each step (a changed argument would re-render its ~200 components).
+    handlers = solara.use_memo(lambda: (on_builtin, on_upload, on_edit), [])
     session = current.value
     use_play_loop(session, playing, speed, redraw, error.set)
     _ = tick.value   # a step bumps it: re-render
 
     with solara.Columns([1, 3]):
         with solara.Column(classes=["chip4-settings"]):
-            Settings(scenario.value, builtin.value, on_builtin, on_upload,
-                     on_edit).key(f"settings-{rejected.value}")
+            Settings(scenario.value, builtin.value, *handlers).key(f"settings-{rejected.value}")
         with solara.Column():
             if error.value:
                 solara.Error(error.value, classes=["chip4-error"], dense=True)

@@ -16,9 +16,15 @@ from . import charts
 from .session import Session
 
 
-def _chart(build, *args, name: str, height: int = 340):
+@solara.component
+def Chart(build, args: tuple, week: int, name: str, height: int = 340):
     """An ECharts figure of ``build(*args)``, its container carrying ``chip4-chart-<name>``
-    (tests find it). A chart that fails to build shows why, and the rest of the page stays."""
+    (tests find it). A chart that fails to build shows why, and the rest of the page stays.
+
+    The option is built here, in its own component, and not by the view that places the
+    chart: a parent then passes only ``(build, args, week)`` down, and re-rendering the
+    containers above does not compare the large option dicts over and over.
+    """
     try:
         option = build(*args)
     except Exception as exc:
@@ -75,9 +81,8 @@ def NetworkView(session: Session, week: int, which: str = "rules", height: int =
     with solara.Row(style={"align-items": "center"}):
         solara.ToggleButtonsSingle(value=color_by, values=["shortfall", "utilisation"],
                                    dense=True)
-    _chart(lambda: charts.network_option(session, color_by=color_by.value, which=which,
-                                         compact=compact),
-           name=f"network-{which}", height=height)
+    Chart(charts.network_option, (session, color_by.value, which, compact), week,
+          f"network-{which}", height)
 
 
 @solara.component
@@ -88,11 +93,11 @@ def PathViews(session: Session, week: int):
         with solara.Column(gap="0px"):
             solara.ToggleButtonsSingle(value=measure, values=["output", "value added"],
                                        dense=True)
-            _chart(charts.loss_option, session, measure.value.replace(" ", "_"), name="loss")
-        _chart(charts.intensity_option, session, name="intensity")
+            Chart(charts.loss_option, (session, measure.value.replace(" ", "_")), week, "loss")
+        Chart(charts.intensity_option, (session,), week, "intensity")
     with solara.Columns([1, 1]):
-        _chart(charts.alignment_option, session, name="alignment")
-        _chart(charts.firms_option, session, name="firms")
+        Chart(charts.alignment_option, (session,), week, "alignment")
+        Chart(charts.firms_option, (session,), week, "firms")
 
 
 @solara.component
@@ -102,7 +107,7 @@ def ComparisonView(session: Session, week: int):
     if not session.has_rules:
         solara.Info("This scenario has no collective-resilience rules: switch some on in "
                     "the settings to compare.")
-    _chart(charts.comparison_option, session, name="comparison", height=320)
+    Chart(charts.comparison_option, (session,), week, "comparison", 320)
     if session.has_rules:
         with solara.Columns([1, 1]):
             with solara.Column():
