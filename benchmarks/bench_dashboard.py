@@ -8,7 +8,8 @@ advances one week (the page's default speed). Three cases, each in its own child
 ``views``
     In-process, no widgets: ``Session.step(1)`` and then every view the page builds after a
     step (:data:`PAGE_VIEWS`: the readout, the verdicts, every ECharts option of
-    :mod:`chip4model.dashboard.charts`, both tabs, since Solara renders the hidden tab too),
+    :mod:`chip4model.dashboard.charts` on the "Scenario run" tab the page opens on; the
+    view tabs are lazy, so the hidden "With vs without rules" tab is not built),
     for each week 1..156 of several runs (``Session.reset()`` between them).
 ``render``
     In-process through Solara: ``solara.render(Page())``, then ``.click()`` on the Step button's
@@ -61,7 +62,8 @@ PAGE_TIMEOUT_S = 120
 STEP_TIMEOUT_S = 60
 
 # What the page (chip4model/dashboard/app.py, views.py) builds after a step, in page order:
-# (label, component that builds it). Solara renders both tabs of Explore, shown or not.
+# (label, component that builds it). The view tabs are lazy: only the "Scenario run" tab the
+# page opens on is built.
 PAGE_VIEWS = (
     ("readout", "Readout"),
     ("verdict", "Verdict, Scenario run tab"),
@@ -70,10 +72,6 @@ PAGE_VIEWS = (
     ("intensity", "PathViews"),
     ("alignment", "PathViews"),
     ("firms", "PathViews"),
-    ("verdict again", "ComparisonView's Verdict"),
-    ("comparison", "ComparisonView"),
-    ("network with rules again", "ComparisonView's NetworkView"),
-    ("network without rules", "ComparisonView's NetworkView"),
 )
 
 
@@ -89,11 +87,7 @@ def _view_functions() -> list:
         "intensity": charts.intensity_option,
         "alignment": charts.alignment_option,
         "firms": charts.firms_option,
-        "comparison": charts.comparison_option,
-        "network without rules": lambda s: charts.network_option(s, "shortfall", "no_rules"),
     }
-    fns["verdict again"] = fns["verdict"]
-    fns["network with rules again"] = fns["network with rules"]
     return [fns[name] for name, _ in PAGE_VIEWS]
 
 

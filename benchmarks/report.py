@@ -638,13 +638,12 @@ def markdown(run: dict) -> str:
             "at most 150 ms. The dashboard (`chip4 app`) opens on kor-aligns-collective, the "
             f"default graph{graph}, 156 weeks, whose no-rules counterfactual is stepped in "
             "lockstep; Step advances one week (the default speed). After a step the page "
-            "rebuilds every view of both tabs of \"Explore a scenario\", the one shown and the "
-            "hidden one alike (Solara renders both): the readout, the verdict (twice), the "
-            "network chart (with the rules twice, once per tab, and without the rules once), "
-            "the loss, intensity, alignment and firm-revenue charts, and the comparison bars. "
+            "rebuilds the views of the tab on screen (the view tabs are lazy), here the "
+            "\"Scenario run\" tab it opens on: the readout, the verdict, the network chart "
+            "and the loss, intensity, alignment and firm-revenue charts. "
             "Three cases, each in its own child process:",
             "",
-            f"- `views`: in-process, no widgets. `Session.step(1)` and then those eleven "
+            f"- `views`: in-process, no widgets. `Session.step(1)` and then those seven "
             "builds, as the page calls them, timed at every week 1-156 of "
             f"{VIEWS_REPS[0]} runs ({VIEWS_REPS[1]} with `--quick`), `Session.reset()` between "
             "runs, after one untimed warm-up run (the first step of the process, shown apart, "
