@@ -320,3 +320,20 @@ def test_out_folder_with_other_files_is_refused(copy_of):
     with pytest.raises(InputError, match="not part of a report"):
         write_report(folder, folder)              # the sweep folder itself
     assert not (folder / "summary.md").exists()
+
+
+def test_error_bars_of_a_yes_no_metric_stay_within_0_and_1():
+    from types import SimpleNamespace
+
+    import numpy as np
+    import pandas as pd
+
+    from chip4model.report.figures import _clipped_err
+
+    sw = SimpleNamespace(runs=pd.DataFrame({"deterred": [True, False, True],
+                                            "loss": [0.2, 0.7, 1.4]}))
+    lo, hi = _clipped_err(sw, "deterred", np.array([0.8, 0.1]), np.array([0.46, 0.3]))
+    assert np.allclose(0.8 + hi[0], 1.0) and np.allclose(0.1 - lo[1], 0.0)
+    assert np.allclose(lo[0], 0.46) and np.allclose(hi[1], 0.3)
+    same = _clipped_err(sw, "loss", np.array([0.8]), np.array([0.46]))
+    assert np.array_equal(same, np.array([0.46]))

@@ -137,6 +137,16 @@ def _annotate(ax, im, grid: np.ndarray) -> None:
             ax.text(j, i, "n/a", ha="center", va="center", fontsize=8, color="grey")
 
 
+def _clipped_err(sw: Sweep, metric: str, mean: np.ndarray, err: np.ndarray):
+    """The t-based half-widths, as (lower, upper) clipped to [0, 1] when the metric is a yes/no
+    (a share of runs cannot leave that range); unchanged otherwise."""
+    values = sw.runs[metric].dropna() if metric in sw.runs else None
+    if values is None or not len(values) or not values.isin([0, 1, True, False]).all():
+        return err
+    m = np.nan_to_num(mean)
+    return np.vstack([m - np.clip(m - err, 0, 1), np.clip(m + err, 0, 1) - m])
+
+
 def bars(sw: Sweep, f: dict, metrics: list[str], path: Path) -> None:
     """Each metric's mean ± 95% CI per value of factor ``f``: bars, or a line if numeric."""
     st = level_stats(sw, f, metrics)
@@ -145,7 +155,7 @@ def bars(sw: Sweep, f: dict, metrics: list[str], path: Path) -> None:
     fig, axes = _panel_axes(len(metrics))
     for ax, m in zip(axes, metrics, strict=True):
         mean = st[f"{m}_mean"].to_numpy(float)
-        err = np.nan_to_num(st[f"{m}_ci95"].to_numpy(float))
+        err = _clipped_err(sw, m, mean, np.nan_to_num(st[f"{m}_ci95"].to_numpy(float)))
         if f.get("numeric"):
             ax.errorbar(levels, mean, yerr=err, marker="o", capsize=3)
             ax.set_xlabel(f["name"])
