@@ -42,6 +42,17 @@ def week_of(page) -> int:
     return int(re.search(r"Week (\d+) of", readout(page)).group(1))
 
 
+def settled_week(page) -> int:
+    """The week once the readout has stopped changing for a second."""
+    last = week_of(page)
+    while True:
+        page.wait_for_timeout(1000)
+        now = week_of(page)
+        if now == last:
+            return now
+        last = now
+
+
 def wait_week(page, week: int) -> None:
     page.wait_for_function(
         "([sel, w]) => document.querySelector(sel).innerText.startsWith(`Week ${w} of`)",
@@ -116,7 +127,7 @@ def test_play_updates_the_views_until_paused(dashboard_url, new_page):
         page.wait_for_timeout(100)
     click(page, "pause")
     page.wait_for_selector("button.chip4-play")
-    stopped = week_of(page)
+    stopped = settled_week(page)  # a frame under way when Pause came is still shown
     page.wait_for_timeout(1500)   # several play intervals: nothing more may happen
     assert week_of(page) == stopped
     assert stopped < 156
@@ -236,7 +247,9 @@ def test_comparison_tab_states_absorption_and_deterrence(dashboard_url, new_page
     click(page, "run")
     wait_week(page, 156)
     page.locator(".v-tab", has_text=tab).click()
-    wait_for_echarts(page, 3)   # lazy tabs: the comparison bars and the two networks
+    # lazy tabs: the comparison's charts are built when the tab opens
+    for name in ("comparison", "network-rules", "network-no_rules"):
+        page.wait_for_selector(f".chip4-chart-{name} canvas")
     verdict = page.locator(".chip4-verdict").last.inner_text()
     assert "Absorption ratio" in verdict
     assert "deterred" in verdict
