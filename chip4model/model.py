@@ -6,7 +6,9 @@ collective-resilience rules (:mod:`chip4model.policies`) are small objects the m
 each week. One step is one week.
 
 The model is an ordinary :class:`mesa.Model`: keyword parameters, ``rng``, a DataCollector, so
-``mesa.batch_run`` and SolaraViz work on it. Parameters beyond the scenario's name are dotted
+``mesa.batch_run`` works on it (tests/test_mesa.py), and so would Mesa's SolaraViz (untested:
+it needs altair, which the project does not install; the project's own interactive page is
+:mod:`chip4model.dashboard`). Parameters beyond the scenario's name are dotted
 scenario keys with ``__`` for ``.``, e.g. ``Chip4Model("kor-aligns", china__resolve=0.8)``.
 
 >>> m = Chip4Model("thaad-2017", rng=1)
