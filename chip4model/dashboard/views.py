@@ -36,13 +36,13 @@ def Chart(build, args: tuple, week: int, name: str, height: int = 340):
 
 def readout(session: Session) -> dict:
     """The numbers the page prints above the charts (also read by the browser tests)."""
-    r = session.result().summary
+    result = session.result()
+    r, cf = result.summary, result.counterfactual
     target = r["target"]
     out = {"week": session.week, "steps": session.steps, "target": target,
            "intensity": session.model.retaliation_intensity() if session.week else 0.0}
     if target:
         out["target_net_loss_pct"] = r["countries"][target]["net_loss_pct"]
-        cf = session.result().counterfactual
         out["target_net_loss_pct_without"] = (cf.summary["countries"][target]["net_loss_pct"]
                                               if cf is not None else None)
     return out
