@@ -28,16 +28,23 @@ def prepare(scenario="kor-aligns-collective", *, rules=None, sets=None,
     return s
 
 
+def result_of(s: Scenario, seed, model: Chip4Model, rec: Recorder,
+              counterfactual: RunResult | None) -> RunResult:
+    """The :class:`RunResult` of ``model`` after the weeks ``rec`` holds (all of them for
+    ``run()``; the weeks so far for the dashboard's session)."""
+    summary = summarise(model, rec, counterfactual)
+    summary["seed"] = seed
+    return RunResult(scenario=s, seed=seed, steps=s.steps, summary=summary, rec=rec,
+                     names=names_of(model), counterfactual=counterfactual)
+
+
 def _simulate(s: Scenario, seed, counterfactual: RunResult | None) -> RunResult:
     model = Chip4Model(s, rng=seed, collect=False)
     rec = Recorder(model, s.steps)
     for _ in range(s.steps):
         model.advance()   # = model.step() without Mesa's clock bookkeeping
         rec.capture(model)
-    summary = summarise(model, rec, counterfactual)
-    summary["seed"] = seed
-    return RunResult(scenario=s, seed=seed, steps=s.steps, summary=summary, rec=rec,
-                     names=names_of(model), counterfactual=counterfactual)
+    return result_of(s, seed, model, rec, counterfactual)
 
 
 def run(scenario="kor-aligns-collective", *, seed: int | None = None, rules=None, sets=None,

@@ -29,7 +29,8 @@ import tomli_w
 
 from ..errors import InputError
 from ..model import Chip4Model
-from ..results import Recorder, RunResult, names_of, summarise
+from ..results import Recorder, RunResult
+from ..runner import result_of
 from ..scenario import Scenario, load_scenario, scenario_from_dict, set_path
 
 
@@ -114,17 +115,11 @@ class Session:
             if self._result is None or self._result[0] != self.week:
                 cf = None
                 if self.cf_model is not None:
-                    cf = self._make_result(self.cf_model, self.cf_rec, None,
-                                           self.scenario.without_rules())
-                self._result = (self.week, self._make_result(self.model, self.rec, cf,
-                                                             self.scenario))
+                    cf = result_of(self.scenario.without_rules(), self.seed, self.cf_model,
+                                   self.cf_rec, None)
+                self._result = (self.week, result_of(self.scenario, self.seed, self.model,
+                                                     self.rec, cf))
             return self._result[1]
-
-    def _make_result(self, model, rec, cf, scenario) -> RunResult:
-        summary = summarise(model, rec, cf)
-        summary["seed"] = self.seed
-        return RunResult(scenario=scenario, seed=self.seed, steps=scenario.steps,
-                         summary=summary, rec=rec, names=names_of(model), counterfactual=cf)
 
     def verdict(self) -> str:
         """What the rules did so far, in words: absorption and deterrence."""
