@@ -384,18 +384,54 @@ def set_path(data: dict, dotted: str, value: Any, source: str) -> None:
             cur = cur.setdefault(part, {} if not parts[i + 1].isdigit() else [])
 
 
+def _drop(data: dict, dotted: str) -> None:
+    """Remove ``a.b.c`` from nested dicts (list items by index or by their ``type``), so that
+    the field takes its default; a path that leads nowhere is left alone."""
+    *parents, last = dotted.split(".")
+    cur: Any = data
+    for part in parents:
+        if isinstance(cur, dict):
+            cur = cur.get(part)
+        elif isinstance(cur, list):
+            cur = (cur[int(part)] if part.isdigit() and int(part) < len(cur) else
+                   next((x for x in cur if isinstance(x, dict) and x.get("type") == part),
+                        None))
+        else:
+            return
+    if isinstance(cur, dict):
+        cur.pop(last, None)
+
+
+def edit(scenario: Scenario, changes) -> Scenario:
+    """A copy of ``scenario`` with ``changes`` (a dict, or ``(path, value)`` pairs applied in
+    order) set at their dotted paths and validated again; a value of None removes the key, so
+    that it takes its default.
+
+    >>> s = edit(load_scenario("kor-aligns"), {"china.resolve": 0.9, "seed": 7})
+    >>> s.china.resolve, s.seed
+    (0.9, 7)
+    """
+    data = copy.deepcopy(scenario.to_dict())
+    for path, value in (changes.items() if isinstance(changes, dict) else changes):
+        if value is None:
+            _drop(data, path)
+        else:
+            set_path(data, path, value, scenario.source)
+    return scenario_from_dict(data, scenario.source)
+
+
 def apply_sets(scenario: Scenario, sets: list[str]) -> Scenario:
     """A copy of ``scenario`` with ``key.path=value`` overrides applied, validated again."""
     if not sets:
         return scenario
-    data = copy.deepcopy(scenario.to_dict())
+    changes = []
     for item in sets:
         if "=" not in item:
             raise InputError(scenario.source, f"--set {item}", "expected KEY=VALUE, e.g. "
                              "china.resolve=0.8")
         key, _, value = item.partition("=")
-        set_path(data, key.strip(), parse_value(value.strip()), scenario.source)
-    return scenario_from_dict(data, scenario.source)
+        changes.append((key.strip(), parse_value(value.strip())))
+    return edit(scenario, changes)
 
 
 def graph_path(s: Scenario) -> str | None:

@@ -277,3 +277,16 @@ def test_relative_graph_path_is_relative_to_the_scenario_file(tmp_path, run_cli,
     assert r.rc == 0, r.err
     r = run_cli(["run", "study/own.toml", "--json"])
     assert r.rc == 0, r.err
+
+
+def test_edit_sets_and_drops_values_inside_lists():
+    from chip4model.scenario import edit
+
+    s = load_scenario("thaad-2017")
+    assert s.shocks[0].duration == 36
+    out = edit(s, {"shocks.0.duration": None, "shocks.1.intensity": 0.5})
+    assert out.shocks[0].duration is None and out.shocks[1].intensity == 0.5
+    by_type = edit(load_scenario("kor-aligns-collective"),
+                   [("rules.input_sharing.delay", 20), ("rules.input_sharing.delay", None)])
+    assert by_type.rules[1].delay == 8          # back to its default, in the order given
+    assert edit(s, {"shocks.9.duration": None}) == s   # a path that leads nowhere

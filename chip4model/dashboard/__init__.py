@@ -5,6 +5,7 @@ Start it with ``chip4 app`` or ``solara run app.py``. :class:`Session` is the So
 each browser tab holds.
 """
 
-from .session import Session, describe_outcome, edit, parse_scenario_toml
+from ..scenario import edit
+from .session import Session, describe_outcome, parse_scenario_toml
 
 __all__ = ["Session", "describe_outcome", "edit", "parse_scenario_toml"]

@@ -12,9 +12,8 @@ from collections.abc import Callable
 import ipywidgets
 import solara
 
-from ..scenario import INSTRUMENTS, MEMBERS, RULE_TYPES, Scenario, builtin_names
+from ..scenario import INSTRUMENTS, MEMBERS, RULE_TYPES, Scenario, builtin_names, edit
 from . import params as P
-from .session import edit
 
 Edit = Callable[[Callable[[Scenario], Scenario]], None]
 

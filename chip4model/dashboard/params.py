@@ -27,9 +27,9 @@ from ..scenario import (
     RULE_SPECS,
     RULE_TYPES,
     Scenario,
+    edit,
     scenario_from_dict,
 )
-from .session import edit
 
 #: What each instrument hits when added from the page (China against the target member).
 DEFAULT_SHOCKS = {
@@ -176,13 +176,7 @@ def set_shock(s: Scenario, index: int, **fields) -> Scenario:
     if not 0 <= index < len(s.shocks):
         raise InputError(s.source, f"shocks[{index}]", f"no such shock ({len(s.shocks)} in "
                          "the scenario)")
-    data = copy.deepcopy(s.to_dict())
-    for k, v in fields.items():
-        if v is None:
-            data["shocks"][index].pop(k, None)
-        else:
-            data["shocks"][index][k] = v
-    return _rebuild(s, data)
+    return edit(s, {f"shocks.{index}.{k}": v for k, v in fields.items()})
 
 
 def add_shock(s: Scenario, instrument: str, intensity: float = 0.5, onset: int = 4,

@@ -19,7 +19,6 @@ TOML from :meth:`Session.to_toml`) gives:
 
 from __future__ import annotations
 
-import copy
 import io
 import threading
 
@@ -31,7 +30,7 @@ from ..errors import InputError
 from ..model import Chip4Model
 from ..results import Recorder, RunResult
 from ..runner import result_of
-from ..scenario import Scenario, load_scenario, scenario_from_dict, set_path
+from ..scenario import Scenario, edit, load_scenario, scenario_from_dict
 
 
 class Session:
@@ -170,33 +169,6 @@ def parse_scenario_toml(text: str | bytes, source: str = "<upload>") -> Scenario
     # names (segments, firms, nodes) must exist in the graph: the model checks on build
     Chip4Model(s, rng=0, collect=False)
     return s
-
-
-def edit(scenario: Scenario, changes: dict) -> Scenario:
-    """A copy of ``scenario`` with dotted-path ``changes`` applied and validated again.
-
-    >>> s = edit(load_scenario("kor-aligns"), {"china.resolve": 0.9, "seed": 7})
-    >>> s.china.resolve, s.seed
-    (0.9, 7)
-    """
-    data = copy.deepcopy(scenario.to_dict())
-    for path, value in changes.items():
-        if value is None:
-            _drop(data, path)
-        else:
-            set_path(data, path, value, scenario.source)
-    return scenario_from_dict(data, scenario.source)
-
-
-def _drop(data: dict, path: str) -> None:
-    parts = path.split(".")
-    cur = data
-    for p in parts[:-1]:
-        cur = cur.get(p) if isinstance(cur, dict) else None
-        if cur is None:
-            return
-    if isinstance(cur, dict):
-        cur.pop(parts[-1], None)
 
 
 def file_stem(name: str) -> str:
